@@ -1,0 +1,38 @@
+# The two commands of the README:   make book   |   make test
+# Both create or refresh .venv from requirements.txt themselves.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.segmath-env
+
+.PHONY: env book test unit notebooks browser-check bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+env: $(STAMP)
+
+# Build the online book into _build/html (executes every chapter; cached; warnings are errors).
+book: env
+	$(PY) -m segmath._book build
+
+# Every test: unit tests, the notebooks through nbval, the book build and the browser check.
+test: unit notebooks browser-check
+
+unit: env
+	$(PY) -m pytest -q -n 2 tests
+
+notebooks: env
+	$(PY) -m pytest -q --nbval notebooks --sanitize-with notebooks/sanitize.cfg -p no:randomly
+
+browser-check: book
+	$(PY) -m segmath._book check
+
+bench: env
+	$(PY) benchmarks/losses.py
+
+clean:
+	rm -rf _build

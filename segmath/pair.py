@@ -1,0 +1,163 @@
+"""The canonical (prediction, target) pair every loss and metric starts from.
+
+Conventions (DESIGN.md section 3):
+
+* ``input`` has shape ``(N, C, *spatial)``: logits when ``from_logits=True`` (the
+  default), probabilities otherwise.  ``C == 1`` is a binary problem (sigmoid);
+  ``C >= 2`` uses a softmax over the class axis unless ``activation="sigmoid"``
+  (multi-label).
+* ``target`` is either integer labels ``(N, *spatial)`` or per-class values
+  ``(N, C, *spatial)`` (one-hot, multi-label or soft, in [0, 1]).
+* ``ignore_index`` marks label pixels that take no part in the loss or metric.
+
+:func:`make_pair` validates a call once and returns a :class:`Pair` holding the
+flattened ``(N, C, S)`` arrays, so each formula is a few lines on top of it.
+Half-precision inputs are promoted to float32 here (AMP safety: sums over
+millions of pixels overflow float16).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import primitives as P
+from .validation import (check_array, check_choice, check_ignore_index, check_in_unit_interval,
+                         check_labels, check_same_kind, value_checks_enabled)
+
+ACTIVATIONS = (None, "softmax", "sigmoid")
+
+
+@dataclass
+class Pair:
+    xp: Any
+    input: Any            # (N, C, S) float: logits or probabilities
+    from_logits: bool
+    activation: str       # "softmax" or "sigmoid"
+    labels: Any = None    # (N, S) int in [0, C) (softmax with label targets), else None
+    dense: Any = None     # (N, C, S) float target, else None
+    valid: Any = None     # (N, S) bool, False at ignored pixels; None when nothing is ignored
+    spatial: tuple = ()
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def num_classes(self) -> int:
+        return self.input.shape[1]
+
+    @property
+    def batch(self) -> int:
+        return self.input.shape[0]
+
+    # probabilities and their logs, computed once and stably from logits
+    @property
+    def prob(self):
+        if "prob" not in self._cache:
+            x = self.input
+            if not self.from_logits:
+                p = x
+            elif self.activation == "softmax":
+                p = P.softmax(x, axis=1)
+            else:
+                p = P.sigmoid(x)
+            self._cache["prob"] = p
+        return self._cache["prob"]
+
+    def log_prob(self, eps: float = 1e-12):
+        """log p (softmax: log-softmax; sigmoid: log-sigmoid), clamped at log(eps) for probability input."""
+        x = self.input
+        if self.from_logits:
+            return P.log_softmax(x, axis=1) if self.activation == "softmax" else P.log_sigmoid(x)
+        return self.xp.log(self.xp.clip(x, eps, 1.0))
+
+    def log_one_minus_prob(self, eps: float = 1e-12):
+        """log(1 - p) for the sigmoid case (stable from logits)."""
+        x = self.input
+        if self.from_logits:
+            return P.log_sigmoid(-x)
+        return self.xp.log(self.xp.clip(1.0 - x, eps, 1.0))
+
+    def target_dense(self):
+        """(N, C, S) float target (one-hot of the labels when the target was labels)."""
+        if self.dense is not None:
+            return self.dense
+        if "onehot" not in self._cache:
+            self._cache["onehot"] = P.one_hot(self.labels, self.num_classes, self.input.dtype)
+        return self._cache["onehot"]
+
+    def valid_float(self):
+        """(N, 1, S) float mask of counted pixels, or None."""
+        if self.valid is None:
+            return None
+        return self.xp.astype(self.valid, self.input.dtype)[:, None, :]
+
+    def masked(self, x):
+        """x (N, C, S) with ignored pixels set to zero."""
+        v = self.valid_float()
+        return x if v is None else x * v
+
+
+def make_pair(input, target, *, from_logits: bool = True, activation=None, ignore_index=None,
+              soft_target: bool = True, input_name: str = "input", target_name: str = "target") -> Pair:
+    """Validate ``(input, target)`` and return the canonical :class:`Pair`."""
+    check_array(input, input_name, min_ndim=2, floating=True)
+    check_array(target, target_name, min_ndim=1)
+    check_same_kind(input, target, input_name, target_name)
+    check_choice(activation, "activation", ACTIVATIONS)
+    if not isinstance(from_logits, bool):
+        raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
+    ignore_index = check_ignore_index(ignore_index)
+    xp = P.namespace(input)
+    n, c = input.shape[0], input.shape[1]
+    spatial = tuple(input.shape[2:])
+    if activation is None:
+        activation = "sigmoid" if c == 1 else "softmax"
+    if activation == "softmax" and c == 1:
+        raise ValueError(f"{input_name} has a single channel; a softmax over one class is constant. "
+                         "Use C = 1 with activation='sigmoid' (binary) or give C >= 2 channels")
+
+    dtype = P.float_dtype(input)
+    x = xp.reshape(xp.astype(input, dtype), (n, c, -1))
+    if not from_logits:
+        check_in_unit_interval(x, input_name)
+
+    pair = Pair(xp=xp, input=x, from_logits=from_logits, activation=activation, spatial=spatial)
+    label_shape = (n,) + spatial
+    if tuple(target.shape) == label_shape and not (c == 1 and target.ndim == input.ndim):
+        _set_label_target(pair, target, ignore_index, target_name)
+    elif tuple(target.shape) == tuple(input.shape):
+        if ignore_index is not None:
+            raise ValueError("ignore_index applies to integer label targets of shape "
+                             f"{label_shape}; {target_name} has per-class shape {tuple(target.shape)}")
+        t = xp.reshape(xp.astype(target, dtype), (n, c, -1))
+        check_in_unit_interval(t, target_name)
+        if not soft_target and value_checks_enabled() and bool(xp.any((t != 0) & (t != 1))):
+            raise ValueError(f"{target_name} must be hard (0/1) for this function; soft targets are not supported")
+        pair.dense = t
+    else:
+        raise ValueError(f"{target_name} must have shape {label_shape} (labels) or {tuple(input.shape)} "
+                         f"(per-class values) to match {input_name} of shape {tuple(input.shape)}; "
+                         f"got {tuple(target.shape)}")
+    return pair
+
+
+def _set_label_target(pair: Pair, target, ignore_index, target_name):
+    xp, n, c = pair.xp, pair.batch, pair.num_classes
+    if not (xp.isdtype(target.dtype, "integral") or target.dtype == xp.bool):
+        raise TypeError(f"{target_name} of shape {tuple(target.shape)} holds class labels and must have an "
+                        f"integer dtype, got {target.dtype}")
+    labels = xp.reshape(target, (n, -1))
+    if labels.dtype == xp.bool:
+        labels = xp.astype(labels, xp.int64)
+    n_classes = 2 if c == 1 else c
+    check_labels(labels, target_name, n_classes, ignore_index)
+    if ignore_index is not None:
+        valid = labels != ignore_index
+        pair.valid = valid
+        labels = xp.where(valid, labels, xp.zeros_like(labels))
+    if pair.activation == "sigmoid":
+        if c != 1:
+            raise ValueError(f"activation='sigmoid' with {c} channels is multi-label and needs a per-class "
+                             f"{target_name} of shape {tuple(pair.input.shape[:2]) + pair.spatial}")
+        pair.dense = xp.astype(labels, pair.input.dtype)[:, None, :]
+    else:
+        pair.labels = xp.astype(labels, xp.int64)
+

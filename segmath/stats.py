@@ -1,0 +1,86 @@
+"""Soft confusion statistics: the sufficient statistics of every region loss.
+
+For probabilities p and targets y (one-hot, multi-label or soft), per image n and
+class c over the counted pixels s:
+
+    tp = sum_s p y,   sp = sum_s p,   sy = sum_s y,   fp = sp - tp,   fn = sy - tp,
+    tn = n_pix - sp - sy + tp,   sp2 = sum_s p^2,   sy2 = sum_s y^2,   l1 = sum_s |p - y|.
+
+With hard label targets the products are a gather and a scatter-add (no float
+one-hot of the batch).  Every Dice/Jaccard/Tversky-type loss is a short formula in
+these numbers; with ``aggregate="batch"`` the sums are pooled over images first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import primitives as P
+from .pair import Pair
+from .reduce import check_aggregate
+
+
+@dataclass
+class SoftStats:
+    tp: Any
+    sp: Any
+    sy: Any
+    n: Any               # counted pixels per image, (N, 1) or (1, 1)
+    sp2: Any = None
+    sy2: Any = None
+    l1: Any = None
+
+    @property
+    def fp(self):
+        return self.sp - self.tp
+
+    @property
+    def fn(self):
+        return self.sy - self.tp
+
+    @property
+    def tn(self):
+        return self.n - self.sp - self.sy + self.tp
+
+
+def soft_stats(pair: Pair, aggregate: str = "image", *, squares: bool = False, l1: bool = False) -> SoftStats:
+    """Soft counts per (image, class) -> (N, C), or pooled over the batch -> (1, C)."""
+    check_aggregate(aggregate)
+    xp = pair.xp
+    p = pair.masked(pair.prob)
+    if pair.labels is not None:
+        stats = _label_stats(pair, p)
+    else:
+        y = pair.masked(pair.dense)
+        stats = SoftStats(tp=xp.sum(p * y, axis=2), sp=xp.sum(p, axis=2), sy=xp.sum(y, axis=2), n=_count(pair))
+    if squares:
+        stats.sp2 = xp.sum(p * p, axis=2)
+        stats.sy2 = stats.sy if pair.labels is not None else xp.sum(pair.masked(pair.dense) ** 2, axis=2)
+    if l1:
+        if pair.labels is not None:  # |p - y| summed is fp + fn for one-hot y
+            stats.l1 = stats.fp + stats.fn
+        else:
+            stats.l1 = xp.sum(pair.masked(xp.abs(pair.prob - pair.dense)), axis=2)
+    if aggregate == "batch":
+        for name in ("tp", "sp", "sy", "n", "sp2", "sy2", "l1"):
+            value = getattr(stats, name)
+            if value is not None:
+                setattr(stats, name, xp.sum(value, axis=0, keepdims=True))
+    return stats
+
+
+def _count(pair: Pair):
+    xp = pair.xp
+    if pair.valid is None:
+        return xp.full((pair.batch, 1), float(pair.input.shape[2]), dtype=pair.input.dtype,
+                       device=P.device(pair.input))
+    return xp.sum(xp.astype(pair.valid, pair.input.dtype), axis=1, keepdims=True)
+
+
+def _label_stats(pair: Pair, p) -> SoftStats:
+    xp, c = pair.xp, pair.num_classes
+    p_true = P.gather_class(p, pair.labels)              # (N, S), zero at ignored pixels
+    tp = P.class_sums(p_true, pair.labels, c)
+    ones = xp.ones_like(p_true) if pair.valid is None else xp.astype(pair.valid, p.dtype)
+    sy = P.class_sums(ones, pair.labels, c)
+    return SoftStats(tp=tp, sp=xp.sum(p, axis=2), sy=P.detach(sy), n=_count(pair))
