@@ -2,9 +2,23 @@
 
 Every loss and metric is written once against the array API and runs on NumPy
 arrays and torch tensors (CPU/CUDA, autograd).  ``segmath.catalogue()`` lists them.
+Submodules ``symbolic``, ``theory``, ``nn``, ``data``, ``widgets`` and ``train`` load on first use.
 """
-from .catalogue import catalogue, get, Entry  # noqa: F401
-from .losses.distribution import cross_entropy  # noqa: F401
-from .losses.region import dice  # noqa: F401
+import importlib
+
+from . import examples  # noqa: F401
+from .catalogue import Entry, catalogue, get  # noqa: F401
+from .distance import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .metrics import *  # noqa: F401,F403
+from .validation import value_checks  # noqa: F401
 
 __version__ = "0.1.0"
+
+_LAZY = ("symbolic", "theory", "nn", "data", "widgets", "train")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'segmath' has no attribute {name!r}")

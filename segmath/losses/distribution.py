@@ -1,6 +1,8 @@
 """Distribution-based (per-pixel) losses: cross-entropy and its weighted, balanced, focal and top-k variants."""
 from __future__ import annotations
 
+__all__ = ["cross_entropy"]
+
 from .. import examples as ex
 from ..catalogue import register
 from ..pair import make_pair

@@ -11,6 +11,8 @@ smp's DiceLoss, which returns 0 there).
 """
 from __future__ import annotations
 
+__all__ = ["dice"]
+
 from .. import examples as ex
 from ..catalogue import register
 from ..pair import make_pair

@@ -1,0 +1,2 @@
+"""compound losses (being written)."""
+__all__ = []

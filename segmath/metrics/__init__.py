@@ -1,0 +1,2 @@
+"""Overlap and confusion metrics (being written)."""
+__all__ = []

@@ -1,0 +1,1 @@
+"""Closed forms and verify_* checks behind the book's theorems (being written)."""
