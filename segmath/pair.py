@@ -115,7 +115,7 @@ def make_pair(input, target, *, from_logits: bool = True, activation=None, ignor
                          "Use C = 1 with activation='sigmoid' (binary) or give C >= 2 channels")
 
     dtype = P.float_dtype(input)
-    x = xp.reshape(xp.astype(input, dtype), (n, c, -1))
+    x = xp.reshape(xp.astype(input, dtype, copy=False), (n, c, -1))
     if not from_logits:
         check_in_unit_interval(x, input_name)
 

@@ -1,0 +1,216 @@
+"""segmath losses beside MONAI, segmentation-models-pytorch and plain torch, in one interleaved run.
+
+Forward + backward on (4, 19, 256, 256) float32 logits (CPU here; CUDA when available).
+For each loss every implementation is timed in turn, round after round, so drift of a
+noisy machine hits all of them alike; the table reports medians, the ratio of segmath
+to the fastest anchor (< 1 means segmath is faster) and the peak extra memory of one
+forward+backward (measured in a fresh subprocess: max RSS minus RSS before the call on
+CPU, ``torch.cuda.max_memory_allocated`` on CUDA).
+
+    python benchmarks/losses.py [--rounds 7] [--device cpu|cuda] [--no-memory] [--only dice,focal]
+
+Writes ``benchmarks/results/losses_<device>.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import types
+import warnings
+
+import torch
+
+warnings.filterwarnings("ignore")
+ROOT = pathlib.Path(__file__).resolve().parent
+SHAPE = (4, 19, 256, 256)
+
+
+def make_inputs(device, shape=SHAPE, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    n, c, *spatial = shape
+    logits = torch.randn(shape, generator=g).to(device)
+    labels = torch.randint(0, c, (n, *spatial), generator=g).to(device)
+    onehot = torch.nn.functional.one_hot(labels, c).movedim(-1, 1).float()
+    binary_logits = logits[:, :1].contiguous()
+    binary_labels = (labels == 0).long()
+    return {"logits": logits, "labels": labels, "onehot": onehot,
+            "blogits": binary_logits, "blabels": binary_labels}
+
+
+def anchors():
+    """loss id -> (segmath call, {anchor name: call}); each call maps (x, data) -> scalar loss."""
+    import monai.losses as ml
+    import torch.nn.functional as F
+
+    import segmath as sm
+    sys.path.insert(0, str(ROOT.parent / "tests"))
+    from oracles import smp_losses
+    smp = types.SimpleNamespace(losses=smp_losses())
+
+    c = SHAPE[1]
+    w = torch.linspace(0.5, 2.0, c)
+    lab = lambda d: d["labels"]  # noqa: E731
+    lab1 = lambda d: d["labels"][:, None]  # noqa: E731
+    table = {
+        "cross_entropy": (lambda x, d: sm.cross_entropy(x, lab(d)),
+                          {"torch": lambda x, d: F.cross_entropy(x, lab(d))}),
+        "weighted_cross_entropy": (lambda x, d: sm.weighted_cross_entropy(x, lab(d), weight=w.to(x.device)),
+                                   {"torch": lambda x, d: F.cross_entropy(x, lab(d), weight=w.to(x.device))}),
+        "binary_cross_entropy": (lambda x, d: sm.binary_cross_entropy(x, d["onehot"], activation="sigmoid"),
+                                 {"torch": lambda x, d: F.binary_cross_entropy_with_logits(x, d["onehot"])}),
+        "focal": (lambda x, d: sm.focal(x, lab(d)),
+                  {"monai": (lambda f: lambda x, d: f(x, lab1(d)))(ml.FocalLoss(to_onehot_y=True, use_softmax=True)),
+                   "smp": (lambda f: lambda x, d: f(x, lab(d)))(smp.losses.FocalLoss("multiclass"))}),
+        "dice": (lambda x, d: sm.dice(x, lab(d)),
+                 {"monai": (lambda f: lambda x, d: f(x, lab1(d)))(ml.DiceLoss(softmax=True, to_onehot_y=True)),
+                  "smp": (lambda f: lambda x, d: f(x, lab(d)))(smp.losses.DiceLoss("multiclass"))}),
+        "log_dice": (lambda x, d: sm.log_dice(x, lab(d)),
+                     {"smp": (lambda f: lambda x, d: f(x, lab(d)))(smp.losses.DiceLoss("multiclass", log_loss=True))}),
+        "squared_dice": (lambda x, d: sm.squared_dice(x, lab(d)),
+                         {"monai": (lambda f: lambda x, d: f(x, lab1(d)))(
+                             ml.DiceLoss(softmax=True, to_onehot_y=True, squared_pred=True))}),
+        "jaccard": (lambda x, d: sm.jaccard(x, lab(d)),
+                    {"monai": (lambda f: lambda x, d: f(x, lab1(d)))(
+                        ml.DiceLoss(softmax=True, to_onehot_y=True, jaccard=True)),
+                     "smp": (lambda f: lambda x, d: f(x, lab(d)))(smp.losses.JaccardLoss("multiclass"))}),
+        "tversky": (lambda x, d: sm.tversky(x, lab(d), alpha=0.3, beta=0.7),
+                    {"monai": (lambda f: lambda x, d: f(x, lab1(d)))(
+                        ml.TverskyLoss(softmax=True, to_onehot_y=True, alpha=0.3, beta=0.7)),
+                     "smp": (lambda f: lambda x, d: f(x, lab(d)))(smp.losses.TverskyLoss("multiclass", alpha=0.3, beta=0.7))}),
+        "generalized_dice": (lambda x, d: sm.generalized_dice(x, lab(d)),
+                             {"monai": (lambda f: lambda x, d: f(x, lab1(d)))(
+                                 ml.GeneralizedDiceLoss(softmax=True, to_onehot_y=True))}),
+        "mcc_loss": (lambda x, d: sm.mcc_loss(x, d["blabels"]),
+                     {"smp": (lambda f: lambda x, d: f(torch.sigmoid(x), d["blabels"][:, None].float()))(smp.losses.MCCLoss())},
+                     "binary"),
+        "lovasz_softmax": (lambda x, d: sm.lovasz_softmax(x, lab(d)),
+                           {"smp(per-image loop)": (lambda f: lambda x, d: f(x, lab(d)))(
+                               smp.losses.LovaszLoss("multiclass", per_image=True)),
+                            "smp(batch)": (lambda f: lambda x, d: f(x, lab(d)))(
+                               smp.losses.LovaszLoss("multiclass", per_image=False))}),
+        "lovasz_hinge": (lambda x, d: sm.lovasz_hinge(x, d["blabels"]),
+                         {"smp(per-image loop)": (lambda f: lambda x, d: f(x, d["blabels"][:, None]))(
+                             smp.losses.LovaszLoss("binary", per_image=True))}, "binary"),
+        "bce_dice": (lambda x, d: sm.bce_dice(x, d["blabels"]),
+                     {"monai": (lambda f: lambda x, d: f(x, d["blabels"][:, None].float()))(
+                         ml.DiceCELoss(sigmoid=True))}, "binary"),
+    }
+    return {k: (v[0], v[1], v[2] if len(v) > 2 else "multiclass") for k, v in table.items()}
+
+
+def step(fn, x, data):
+    x.grad = None
+    loss = fn(x, data)
+    loss.backward()
+    return loss
+
+
+def time_once(fn, x, data, device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    step(fn, x, data)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t
+
+
+def peak_memory(loss_id, impl, device):
+    """Peak extra memory (MiB) of one forward+backward, measured in a fresh process."""
+    code = f"""
+import sys, resource, torch, json
+sys.path.insert(0, {str(ROOT)!r})
+import losses as b
+torch.set_num_threads(2)
+data = b.make_inputs({device!r})
+fn_sm, anc, mode = b.anchors()[{loss_id!r}]
+fn = fn_sm if {impl!r} == "segmath" else anc[{impl!r}]
+x = (data["blogits"] if mode == "binary" else data["logits"]).clone().requires_grad_(True)
+import psutil
+if {device!r} == "cuda":
+    torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); base = torch.cuda.memory_allocated()
+    b.step(fn, x, data); torch.cuda.synchronize(); peak = torch.cuda.max_memory_allocated() - base
+else:
+    base = psutil.Process().memory_info().rss
+    b.step(fn, x, data)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+print(json.dumps(peak / 2**20))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    try:
+        return max(0.0, json.loads(out.stdout.strip().splitlines()[-1]))
+    except (IndexError, ValueError):
+        return float("nan")
+
+
+def run(rounds, device, memory, only):
+    import segmath
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    data = make_inputs(device)
+    known = {e.id for e in segmath.catalogue("loss")}
+    rows = []
+    for loss_id, (fn_sm, anc, mode) in anchors().items():
+        if only and loss_id not in only:
+            continue
+        if loss_id not in known:
+            print(f"  (skip {loss_id}: not in the catalogue)")
+            continue
+        impls = {"segmath": fn_sm, **anc}
+        x = (data["blogits"] if mode == "binary" else data["logits"]).clone().requires_grad_(True)
+        for fn in impls.values():  # warm-up
+            step(fn, x, data)
+        times = {k: [] for k in impls}
+        for _ in range(rounds):
+            for name, fn in impls.items():
+                times[name].append(time_once(fn, x, data, device))
+        med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+        fastest = min(v for k, v in med.items() if k != "segmath")
+        mem = {k: peak_memory(loss_id, k, device) for k in impls} if memory else {}
+        rows.append((loss_id, mode, med, fastest, mem))
+        cells = "  ".join(f"{k} {v:7.1f} ms" for k, v in med.items())
+        print(f"{loss_id:24s} ratio {med['segmath'] / fastest:5.2f}   {cells}", flush=True)
+    return rows
+
+
+def write_table(rows, device, rounds):
+    lines = [f"# Losses: forward + backward on {SHAPE} float32 ({device})", "",
+             f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}; "
+             f"median of {rounds} interleaved rounds. ratio = segmath / fastest anchor (< 1: segmath faster). "
+             "Memory: peak extra MiB of one forward+backward in a fresh process.", "",
+             "| loss | input | segmath ms | anchors (ms) | ratio | segmath MiB | anchors MiB |",
+             "|---|---|---|---|---|---|---|"]
+    for loss_id, mode, med, fastest, mem in rows:
+        anchors_ms = ", ".join(f"{k} {v:.1f}" for k, v in med.items() if k != "segmath")
+        anchors_mb = ", ".join(f"{k} {v:.0f}" for k, v in mem.items() if k != "segmath") or "–"
+        sm_mb = f"{mem['segmath']:.0f}" if mem else "–"
+        lines.append(f"| {loss_id} | {mode} | {med['segmath']:.1f} | {anchors_ms} | "
+                     f"{med['segmath'] / fastest:.2f} | {sm_mb} | {anchors_mb} |")
+    out = ROOT / "results" / f"losses_{device}.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    rows = run(args.rounds, args.device, not args.no_memory, only)
+    if not only:
+        write_table(rows, args.device, args.rounds)
+
+
+if __name__ == "__main__":
+    main()

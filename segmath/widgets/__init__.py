@@ -1,0 +1,22 @@
+"""Reusable ipywidgets explorers for the book and the notebooks.
+
+Each explorer has a pure ``*_figure(...)`` function (a matplotlib figure of one
+state; the book shows the default state as a static figure) and an ``*_explorer()``
+that wires it to sliders.  Callbacks must answer in well under 100 ms.
+"""
+import importlib
+
+_MODULES = {"imbalance": ".imbalance", "surrogate": ".surrogate", "shapes": ".shapes"}
+
+
+def __getattr__(name):
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name], __name__)
+    for mod in _MODULES.values():
+        try:
+            m = importlib.import_module(mod, __name__)
+        except ModuleNotFoundError:
+            continue
+        if hasattr(m, name):
+            return getattr(m, name)
+    raise AttributeError(f"module 'segmath.widgets' has no attribute {name!r}")
