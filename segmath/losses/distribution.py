@@ -1,14 +1,42 @@
-"""Distribution-based (per-pixel) losses: cross-entropy and its weighted, balanced, focal and top-k variants."""
+r"""Distribution-based (per-pixel) losses: cross-entropy and its weighted, balanced, focal and top-k
+variants, and the sensitivity-specificity loss.
+
+All of them score each pixel on its own; they differ in how the pixels are weighted.
+
+* ``cross_entropy`` / ``binary_cross_entropy``: every counted pixel alike (``weight`` rescales classes).
+* ``weighted_cross_entropy``: fixed class weights :math:`w_k` (the seeds' :math:`-\sum w_k Y \log P`).
+* ``balanced_cross_entropy``: :math:`w_k \propto 1/\pi_k` from the class frequencies of the target.
+* ``focal``: the factor :math:`(1-p_t)^\gamma` down-weights well-classified pixels.
+* ``topk_cross_entropy``: only the hardest fraction ``k`` of the pixels counts (OHEM).
+* ``sensitivity_specificity``: squared errors averaged separately inside and outside each class.
+
+Normalisation policy of the weighted losses: the mean divides by the total weight of the counted
+pixels, :math:`\sum_i \sum_k w_k y_{ik}` (for hard labels :math:`\sum_i w_{y_i}`, the convention of
+``torch.nn.functional.cross_entropy(weight=...)``).  ``reduction="none"`` returns the weighted per-pixel
+loss map.
+
+Empty policy.  An empty foreground is an ordinary target for these losses (every pixel still has a
+class).  When nothing is counted at all (every pixel ignored), ``weighted_cross_entropy``,
+``balanced_cross_entropy``, ``topk_cross_entropy`` and ``sensitivity_specificity`` give 0;
+``cross_entropy`` and ``focal`` (``mean``) give NaN, as ``torch.nn.functional.cross_entropy`` does.
+"""
 from __future__ import annotations
 
-__all__ = ["cross_entropy"]
+__all__ = ["cross_entropy", "binary_cross_entropy", "weighted_cross_entropy", "balanced_cross_entropy",
+           "focal", "topk_cross_entropy", "sensitivity_specificity"]
+
+import numbers
 
 from .. import examples as ex
+from .. import primitives as P
 from ..catalogue import register
 from ..pair import make_pair
-from ..reduce import pixel_reduce
-from ..validation import check_weight
+from ..primitives.select import topk_mask
+from ..reduce import check_aggregate, class_reduce, pixel_reduce
+from ..validation import check_choice, check_reduction, check_scalar, check_weight
 
+
+# -- shared pieces ------------------------------------------------------------
 
 def _per_pixel_ce(pair, weight=None):
     """(N, S) cross-entropy -sum_c w_c y_c log p_c, and the (N, S) per-pixel weight (or None)."""
@@ -22,7 +50,6 @@ def _per_pixel_ce(pair, weight=None):
             per = per * xp.reshape(weight, (1, -1, 1))
         return xp.sum(per, axis=1), None
     if pair.labels is not None:
-        from .. import primitives as P
         per = -P.gather_class(logp, pair.labels)
         if weight is None:
             return per, None
@@ -34,13 +61,73 @@ def _per_pixel_ce(pair, weight=None):
     return -xp.sum(y * logp, axis=1), None
 
 
+def _weighted_terms(pair, w_pos, w_neg=None):
+    """Class-weighted cross-entropy per pixel and the weight it carries, both (N, S).
+
+    ``w_pos`` (B, C) with B in {1, N}: softmax class weights, or (sigmoid) the weight of each
+    channel's positive term; ``w_neg`` (B, C): the weight of each channel's negative term
+    (sigmoid only).  loss = -sum_c w y log p and norm = sum_c w y, so sum(loss) / sum(norm)
+    is the weighted mean.
+    """
+    xp = pair.xp
+    logp = pair.log_prob()
+    if pair.activation == "sigmoid":
+        y, wp, wn = pair.dense, w_pos[:, :, None], w_neg[:, :, None]
+        loss = -(wp * y * logp + wn * (1.0 - y) * pair.log_one_minus_prob())
+        return xp.sum(loss, axis=1), xp.sum(wp * y + wn * (1.0 - y), axis=1)
+    if pair.labels is not None:
+        # gather the weight of each pixel's class: no (N, C, S) float one-hot
+        w = P.gather_class(xp.broadcast_to(w_pos[:, :, None], pair.input.shape), pair.labels)
+        return -w * P.gather_class(logp, pair.labels), w
+    wy = w_pos[:, :, None] * pair.dense
+    return -xp.sum(wy * logp, axis=1), xp.sum(wy, axis=1)
+
+
+def _safe_div(xp, num, den):
+    """num / den, and 0 where den == 0 (there num == 0 too: nothing was counted)."""
+    return num / xp.where(den > 0, den, xp.ones_like(den))
+
+
+def _ratio_reduce(xp, loss, norm, reduction, *, valid=None, spatial=(), per_image=False):
+    """Reduce a weighted per-pixel loss (N, S): ``mean`` is sum(loss) / sum(norm) over the counted
+    pixels, pooled over the batch or (``per_image``) per image and then averaged."""
+    check_reduction(reduction)
+    if valid is not None:
+        zero = xp.zeros_like(loss)
+        loss, norm = xp.where(valid, loss, zero), xp.where(valid, norm, zero)
+    if reduction == "none":
+        return xp.reshape(loss, (loss.shape[0],) + tuple(spatial))
+    if reduction == "sum":
+        return xp.sum(loss)
+    if per_image:
+        return xp.mean(_safe_div(xp, xp.sum(loss, axis=1), xp.sum(norm, axis=1)))
+    return _safe_div(xp, xp.sum(loss), xp.sum(norm))
+
+
+def _counted(pair):
+    """(N, S) float: 1 at counted pixels, 0 at ignored ones."""
+    xp = pair.xp
+    if pair.valid is None:
+        n, _, s = pair.input.shape
+        return xp.ones((n, s), dtype=pair.input.dtype, device=P.device(pair.input))
+    return xp.astype(pair.valid, pair.input.dtype)
+
+
+def _check_pos_weight(pos_weight, num_classes, like):
+    if isinstance(pos_weight, numbers.Real) and not isinstance(pos_weight, bool):
+        pos_weight = [pos_weight] * num_classes
+    return check_weight(pos_weight, num_classes, like, name="pos_weight")
+
+
+# -- cross-entropy ------------------------------------------------------------
+
 def _example_ce(seed):
     x, y = ex.multiclass(seed, ignore_index=-100)
     return (x, y), {"ignore_index": -100}
 
 
 @register("cross_entropy", kind="loss", name="Cross-entropy", example=_example_ce,
-          references=("long2015fully",), chapter="ch2",
+          references=("long2015fully",), chapter="02_balanced",
           formula=r"L = -\frac{1}{|\Omega|}\sum_{i\in\Omega}\sum_{c} y_{ic}\log p_{ic}",
           theorems=("verify_log_loss_proper",), tags=("soft-target",))
 def cross_entropy(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
@@ -71,3 +158,482 @@ def cross_entropy(input, target, *, weight=None, ignore_index=None, from_logits=
     per, pixel_weight = _per_pixel_ce(pair, w)
     return pixel_reduce(pair.xp, per, reduction, valid=pair.valid, pixel_weight=pixel_weight,
                         spatial=pair.spatial)
+
+
+# -- binary cross-entropy -----------------------------------------------------
+
+def _example_bce(seed):
+    if seed % 2 == 0:  # binary, hard labels with ignored pixels
+        x = ex.logits(seed, c=1)
+        y = ex.labels(seed, c=1, ignore_index=255)
+        return (x, y), {"ignore_index": 255, "pos_weight": 2.0}
+    x = ex.logits(seed, c=3)  # multi-label, soft per-class targets
+    y = ex.rng(seed).uniform(0.0, 1.0, size=x.shape)
+    return (x, y), {"pos_weight": [1.0, 2.0, 3.0], "weight": [0.5, 1.0, 2.0]}
+
+
+@register("binary_cross_entropy", kind="loss", name="Binary cross-entropy", example=_example_bce,
+          references=("jadon2020survey",), chapter="02_balanced",
+          formula=r"L = -\frac{1}{|\Omega| C}\sum_{i,c} w_c\left[\rho_c\, y_{ic}\log\sigma(x_{ic})"
+                  r" + (1-y_{ic})\log(1-\sigma(x_{ic}))\right]",
+          theorems=("verify_log_loss_proper",), tags=("binary", "multi-label", "soft-target"))
+def binary_cross_entropy(input, target, *, weight=None, pos_weight=None, ignore_index=None, from_logits=True,
+                         reduction="mean"):
+    r"""Binary cross-entropy with a sigmoid on every channel (binary or multi-label).
+
+    .. math:: \ell_{ic} = -w_c\left[\rho_c\, y_{ic}\log p_{ic} + (1-y_{ic})\log(1-p_{ic})\right],
+              \qquad p_{ic} = \sigma(x_{ic}),
+
+    averaged over every counted element (pixel and channel), as
+    ``torch.nn.functional.binary_cross_entropy_with_logits``.  ``log p`` and ``log(1-p)`` are
+    log-sigmoids of :math:`\pm x`, finite for any logit.
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``); ``C = 1`` is
+            binary, ``C >= 2`` multi-label.
+        target: ``(N, *spatial)`` labels in {0, 1} (``C = 1`` only) or ``(N, C, *spatial)`` values in
+            [0, 1] (soft targets allowed).
+        weight: per-channel rescaling ``(C,)`` (not a normaliser: the mean still divides by the count).
+        pos_weight: :math:`\rho_c`, a number or ``(C,)``: the weight of the positive term
+            (``> 1`` raises recall).
+        ignore_index: label value excluded from the loss and the count (label targets only).
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, C, *spatial)``).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> x = np.zeros((1, 1, 2, 2)); y = np.array([[[0, 1], [1, 1]]])
+        >>> round(float(segmath.binary_cross_entropy(x, y)), 6)  # log 2
+        0.693147
+    """
+    pair = make_pair(input, target, from_logits=from_logits, activation="sigmoid", ignore_index=ignore_index)
+    xp, n, c = pair.xp, pair.batch, pair.num_classes
+    w = check_weight(weight, c, pair.input)
+    rho = _check_pos_weight(pos_weight, c, pair.input)
+    y = pair.dense
+    pos = y * pair.log_prob()
+    if rho is not None:
+        pos = pos * xp.reshape(rho, (1, -1, 1))
+    per = -(pos + (1.0 - y) * pair.log_one_minus_prob())
+    if w is not None:
+        per = per * xp.reshape(w, (1, -1, 1))
+    # (N, C*S): with C = 1 this is (N, S) and the label mask applies directly
+    return pixel_reduce(xp, xp.reshape(per, (n, -1)), reduction, valid=pair.valid, spatial=(c,) + pair.spatial)
+
+
+# -- weighted cross-entropy ---------------------------------------------------
+
+def _example_wce(seed):
+    if seed % 2 == 0:
+        x, y = ex.multiclass(seed, ignore_index=-100)
+        return (x, y), {"weight": [0.2, 1.0, 3.0], "ignore_index": -100}
+    x, y = ex.binary(seed)
+    return (x, y), {"weight": [1.0, 4.0]}
+
+
+@register("weighted_cross_entropy", kind="loss", name="Weighted cross-entropy", example=_example_wce,
+          references=("long2015fully", "jadon2020survey"), chapter="03_imbalanced",
+          formula=r"L = -\frac{\sum_{i}\sum_k w_k\, y_{ik}\log p_{ik}}{\sum_i\sum_k w_k\, y_{ik}}",
+          theorems=("verify_weighted_ce_threshold",), tags=("soft-target",))
+def weighted_cross_entropy(input, target, *, weight, ignore_index=None, from_logits=True, activation=None,
+                           normalize="weight", reduction="mean"):
+    r"""Class-weighted cross-entropy :math:`-\sum_i \sum_k w_k\, y_{ik} \log p_{ik}`.
+
+    .. math:: L = -\frac{\sum_i \sum_k w_k\, y_{ik}\log p_{ik}}{\sum_i \sum_k w_k\, y_{ik}}
+              \quad(\texttt{normalize="weight"}),\qquad
+              L = -\frac{1}{|\Omega|}\sum_i \sum_k w_k\, y_{ik}\log p_{ik}
+              \quad(\texttt{normalize="pixels"}).
+
+    The default is the weighted mean of ``torch.nn.functional.cross_entropy(weight=...)`` for hard
+    labels; for soft targets it divides by the soft weight :math:`\sum_{i,k} w_k y_{ik}` (torch divides
+    by the pixel count there, which is ``normalize="pixels"``).  ``reduction="sum"`` is the seeds' sum.
+
+    Binary case (``C = 1``, sigmoid; also every channel of a multi-label ``activation="sigmoid"``):
+    ``weight = (w_0, w_1)`` weighs negatives and positives,
+    :math:`-[w_1 y\log p + w_0 (1-y)\log(1-p)]`, i.e. a positive weight :math:`w_1/w_0`.
+    The minimiser of the expected loss is :math:`q^* = w_1\eta / (w_1\eta + w_0(1-\eta))`: thresholding
+    at :math:`\frac12` becomes :math:`\eta > w_0/(w_0+w_1)` (``segmath.theory.verify_weighted_ce_threshold``).
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        weight: required, ``(C,)`` class weights (``(2,)`` = (negative, positive) for sigmoid).
+        ignore_index: label value excluded from the loss and the normaliser.
+        normalize: ``"weight"`` (weighted mean, default) or ``"pixels"`` (divide by the counted pixels).
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)`` weighted per-pixel loss).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> x = np.zeros((1, 2, 1, 2)); y = np.array([[[0, 1]]])
+        >>> round(float(segmath.weighted_cross_entropy(x, y, weight=[1.0, 3.0])), 6)  # log 2
+        0.693147
+        >>> round(float(segmath.weighted_cross_entropy(x, y, weight=[1.0, 3.0], normalize="pixels")), 6)
+        1.386294
+    """
+    pair = make_pair(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index)
+    check_choice(normalize, "normalize", ("weight", "pixels"))
+    xp = pair.xp
+    if pair.activation == "sigmoid":
+        w = check_weight(weight, 2, pair.input)
+        loss, norm = _weighted_terms(pair, xp.reshape(w[1:], (1, 1)), xp.reshape(w[:1], (1, 1)))
+    else:
+        w = check_weight(weight, pair.num_classes, pair.input)
+        loss, norm = _weighted_terms(pair, w[None, :])
+    if normalize == "pixels":
+        return pixel_reduce(xp, loss, reduction, valid=pair.valid, spatial=pair.spatial)
+    return _ratio_reduce(xp, loss, norm, reduction, valid=pair.valid, spatial=pair.spatial)
+
+
+# -- balanced cross-entropy ---------------------------------------------------
+
+def _inverse(xp, counts):
+    """1 / counts, and 0 for absent classes (their weight multiplies no pixel)."""
+    present = counts > 0
+    return xp.where(present, 1.0 / xp.where(present, counts, xp.ones_like(counts)), xp.zeros_like(counts))
+
+
+def _balanced_weights(pair, aggregate):
+    """Class weights w_k proportional to 1/n_k, normalised to sum 1 over the present classes.
+
+    Returns (w_pos, w_neg) of shape (N, C) or (1, C); w_neg only for sigmoid, where each channel
+    is its own two-class problem (positives vs negatives) and w_pos = n_neg / n, HED's beta.
+    """
+    xp = pair.xp
+    counted = _counted(pair)
+    if pair.labels is not None:
+        pos = P.class_sums(counted, pair.labels, pair.num_classes)
+    else:
+        pos = xp.sum(pair.masked(pair.dense), axis=2)
+    pos, n = P.detach(pos), xp.sum(counted, axis=1, keepdims=True)  # weights carry no gradient
+    if aggregate == "batch":
+        pos, n = xp.sum(pos, axis=0, keepdims=True), xp.sum(n, axis=0, keepdims=True)
+    inv_pos = _inverse(xp, pos)
+    if pair.activation == "sigmoid":
+        inv_neg = _inverse(xp, n - pos)
+        total = inv_pos + inv_neg
+        return _safe_div(xp, inv_pos, total), _safe_div(xp, inv_neg, total)
+    return _safe_div(xp, inv_pos, xp.sum(inv_pos, axis=1, keepdims=True)), None
+
+
+def _example_balanced(seed):
+    if seed % 2 == 0:
+        x, y = ex.multiclass(seed, ignore_index=-100)
+        return (x, y), {"ignore_index": -100}
+    x = ex.logits(seed, c=1, spatial=(3, 4, 5))
+    y = ex.labels(seed, c=1, spatial=(3, 4, 5), ignore_index=255)
+    return (x, y), {"ignore_index": 255, "aggregate": "image"}
+
+
+@register("balanced_cross_entropy", kind="loss", name="Balanced cross-entropy", example=_example_balanced,
+          references=("xie2015holistically", "jadon2020survey"), chapter="03_imbalanced",
+          formula=r"L = -\frac{\sum_i w_{y_i}\log p_{i,y_i}}{\sum_i w_{y_i}},\quad"
+                  r"w_k = \frac{1/\pi_k}{\sum_{j:\pi_j>0} 1/\pi_j}",
+          theorems=("verify_weighted_ce_threshold",), tags=("soft-target",))
+def balanced_cross_entropy(input, target, *, ignore_index=None, from_logits=True, activation=None,
+                           aggregate="batch", reduction="mean"):
+    r"""Cross-entropy with class weights :math:`w_k \propto 1/\pi_k` from the target's class frequencies.
+
+    .. math:: w_k = \frac{1/\pi_k}{\sum_{j:\,\pi_j > 0} 1/\pi_j},\qquad
+              L = -\frac{\sum_i \sum_k w_k\, y_{ik}\log p_{ik}}{\sum_i \sum_k w_k\, y_{ik}},
+
+    where :math:`\pi_k` is the fraction of counted pixels of class :math:`k` (soft targets: the mean
+    of :math:`y_{\cdot k}`).  For hard labels the mean equals the average, over the classes present,
+    of each class's mean cross-entropy: every present class counts equally.
+
+    Binary case (sigmoid, each channel on its own): the weights are HED's (Xie & Tu 2015),
+    :math:`w_+ = \beta = |Y_-|/|Y|` and :math:`w_- = 1-\beta`, and ``reduction="sum"`` is exactly
+    :math:`-\beta\sum_{Y_+}\log p - (1-\beta)\sum_{Y_-}\log(1-p)`.  With weights :math:`\propto 1/\pi`
+    the Bayes rule becomes :math:`\eta > \pi` (``segmath.theory.verify_weighted_ce_threshold``).
+
+    Empty policy: a class absent from the target gets weight 0 and the present classes share the
+    normalisation, so an empty mask (no positives) gives the plain cross-entropy of the negatives:
+    false positives are still penalised (HED's :math:`1-\beta = 0` would give a zero loss there).
+
+    The weights are computed on the input's device from the target and carry no gradient.
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        ignore_index: label value excluded from the frequencies, the loss and the normaliser.
+        aggregate: ``"batch"`` (frequencies and mean pooled over the batch, default) or ``"image"``
+            (per image, as HED, then the mean over images).
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)`` weighted per-pixel loss).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> x = np.zeros((1, 1, 1, 4)); y = np.array([[[1, 0, 0, 0]]])
+        >>> round(float(segmath.balanced_cross_entropy(x, y)), 6)  # log 2 at p = 1/2
+        0.693147
+        >>> float(segmath.balanced_cross_entropy(x, y, reduction="sum") / np.log(2))  # beta = 3/4, 1 - beta = 1/4
+        1.5
+    """
+    check_aggregate(aggregate)
+    pair = make_pair(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index)
+    w_pos, w_neg = _balanced_weights(pair, aggregate)
+    loss, norm = _weighted_terms(pair, w_pos, w_neg)
+    return _ratio_reduce(pair.xp, loss, norm, reduction, valid=pair.valid, spatial=pair.spatial,
+                         per_image=aggregate == "image")
+
+
+# -- focal loss ---------------------------------------------------------------
+
+def _modulating(xp, logp, gamma):
+    """(1 - p)^gamma from log p, for softmax probabilities.
+
+    1 - p = -expm1(log p) has no cancellation near p = 1; it is floored at the smallest normal
+    number so that log(1 - p) and the gradient of (1 - p)^gamma stay finite for gamma < 1
+    (d/dp (1-p)^gamma = -gamma (1-p)^(gamma-1) blows up at p = 1; below the floor the gradient is 0).
+    """
+    floor = xp.asarray(xp.finfo(logp.dtype).tiny, dtype=logp.dtype, device=P.device(logp))
+    one_minus = xp.maximum(-xp.expm1(logp), floor)
+    return xp.exp(gamma * xp.log(one_minus))
+
+
+def _focal_sigmoid(pair, gamma, alpha, weight):
+    xp = pair.xp
+    y, logp, log1mp = pair.dense, pair.log_prob(), pair.log_one_minus_prob()
+    # (1 - p)^gamma = exp(gamma log sigma(-x)): exact from logits, finite gradient for any gamma >= 0
+    pos = -y * xp.exp(gamma * log1mp) * logp
+    neg = -(1.0 - y) * xp.exp(gamma * logp) * log1mp
+    if alpha is not None:
+        pos, neg = alpha * pos, (1.0 - alpha) * neg
+    per = pos + neg
+    if weight is not None:
+        per = per * xp.reshape(weight, (1, -1, 1))
+    return xp.sum(per, axis=1), None
+
+
+def _focal_softmax(pair, gamma, weight):
+    xp = pair.xp
+    logp = pair.log_prob()
+    if pair.labels is not None:
+        logp_t = P.gather_class(logp, pair.labels)
+        pixel_weight = None if weight is None else P.gather_class(
+            xp.broadcast_to(weight[None, :, None], pair.input.shape), pair.labels)
+        return -_modulating(xp, logp_t, gamma) * logp_t, pixel_weight
+    y = pair.dense if weight is None else pair.dense * xp.reshape(weight, (1, -1, 1))
+    return -xp.sum(y * _modulating(xp, logp, gamma) * logp, axis=1), None
+
+
+def _example_focal(seed):
+    if seed % 2 == 0:
+        x, y = ex.multiclass(seed, ignore_index=-100)
+        return (x, y), {"gamma": 2.0, "weight": [0.5, 1.0, 2.0], "ignore_index": -100}
+    x, y = ex.binary(seed)
+    return (x, y), {"gamma": 1.5, "alpha": 0.25}
+
+
+@register("focal", kind="loss", name="Focal loss", example=_example_focal,
+          references=("lin2017focal",), chapter="05_focal",
+          formula=r"L = -\frac{1}{|\Omega|}\sum_{i} \alpha_t (1-p_{t,i})^{\gamma}\log p_{t,i}",
+          theorems=("verify_focal_underconfident",), tags=("soft-target",))
+def focal(input, target, *, gamma=2.0, alpha=None, weight=None, ignore_index=None, from_logits=True,
+          activation=None, reduction="mean"):
+    r"""Focal loss (Lin et al. 2017): cross-entropy scaled by :math:`(1-p_t)^\gamma`.
+
+    .. math:: \mathrm{FL}(p_t) = -\alpha_t\,(1-p_t)^{\gamma}\log p_t,
+
+    :math:`p_t` the probability of the true class.  Sigmoid (binary / multi-label, per channel,
+    summed over channels), with soft targets taken linearly:
+    :math:`-\alpha\, y (1-p)^\gamma \log p - (1-\alpha)(1-y)\, p^\gamma \log(1-p)`.
+    Softmax: :math:`-\sum_k w_k\, y_{ik} (1-p_{ik})^\gamma \log p_{ik}`.
+
+    The seeds' binary form :math:`-(1-p)^a y\log p - p^a (1-y)\log(1-p)` is the sigmoid case with
+    ``gamma = a`` and no ``alpha``.  ``gamma = 0`` (and no ``alpha``) is :func:`cross_entropy` exactly, with the same ``weight`` and
+    normalisation; for ``gamma > 0`` the loss is at most the cross-entropy pixel by pixel.  Its
+    minimiser is under-confident (``segmath.theory.verify_focal_underconfident``).
+
+    Numerics: :math:`\log p_t` is a log-softmax / log-sigmoid, and :math:`(1-p_t)^\gamma` is
+    :math:`\exp(\gamma\log(1-p_t))` with :math:`\log(1-p_t)` a log-sigmoid (sigmoid) or
+    :math:`\log(-\mathrm{expm1}(\log p_t))` floored at the smallest normal number (softmax), so values and
+    gradients stay finite at saturated logits even for :math:`\gamma < 1`.
+
+    Conventions of other libraries: torchvision's ``sigmoid_focal_loss`` (``alpha=0.25`` default) and
+    MONAI's ``FocalLoss`` agree with the sigmoid form for hard targets (MONAI and torchvision average
+    over channels too, here channels are summed); MONAI's softmax ``alpha`` sequence is ``weight`` here.
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        gamma: focusing exponent :math:`\gamma \ge 0` (2 in Lin et al.).
+        alpha: sigmoid only: :math:`\alpha_t = \alpha` for positives and :math:`1-\alpha` for negatives
+            (Lin et al. use 0.25); ``None`` means :math:`\alpha_t = 1`.  For softmax use ``weight``.
+        weight: per-class weights ``(C,)``; as in :func:`cross_entropy`, with softmax and labels the
+            mean is normalised by :math:`\sum_i w_{y_i}`, otherwise they only rescale.
+        ignore_index: label value excluded from the loss and the normaliser.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)``).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> x = np.array([[[[2.0]], [[0.0]]]]); y = np.array([[[0]]])   # p_t = 0.8808
+        >>> round(float(segmath.focal(x, y, gamma=2.0)), 6)  # (1 - p_t)^2 * (-log p_t)
+        0.001804
+    """
+    check_scalar(gamma, "gamma", low=0)
+    pair = make_pair(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index)
+    w = check_weight(weight, pair.num_classes, pair.input)
+    if alpha is not None:
+        check_scalar(alpha, "alpha", low=0, high=1)
+        if pair.activation != "sigmoid":
+            raise ValueError("alpha weighs positives against negatives and applies to sigmoid outputs; "
+                             "for a softmax give per-class weights with weight=(C,)")
+    if pair.activation == "sigmoid":
+        per, pixel_weight = _focal_sigmoid(pair, gamma, alpha, w)
+    else:
+        per, pixel_weight = _focal_softmax(pair, gamma, w)
+    return pixel_reduce(pair.xp, per, reduction, valid=pair.valid, pixel_weight=pixel_weight,
+                        spatial=pair.spatial)
+
+
+# -- top-k (OHEM) cross-entropy -----------------------------------------------
+
+_K_RESOLUTION = 1_000_000  # k is resolved to 1e-6 so that ceil(k * n) is exact integer arithmetic
+
+
+def _example_topk(seed):
+    if seed % 2 == 0:
+        x, y = ex.multiclass(seed, ignore_index=-100)
+        return (x, y), {"k": 0.2, "ignore_index": -100}
+    x, y = ex.multiclass(seed, spatial=(3, 4, 5))
+    return (x, y), {"k": 0.25, "aggregate": "batch", "weight": [1.0, 2.0, 0.5]}
+
+
+@register("topk_cross_entropy", kind="loss", name="Top-k (OHEM) cross-entropy", example=_example_topk,
+          references=("shrivastava2016training", "wu2016bridging", "isensee2021nnunet"), chapter="05_focal",
+          formula=r"L = \frac{1}{\lceil k|\Omega|\rceil}\sum_{i \in \mathrm{top}_{k}} \ell_i,\quad"
+                  r"\ell_i = -w_{y_i}\log p_{i,y_i}",
+          tags=("soft-target",))
+def topk_cross_entropy(input, target, *, k=0.1, aggregate="image", weight=None, ignore_index=None,
+                       from_logits=True, activation=None, reduction="mean"):
+    r"""Online hard-example mining: the mean cross-entropy of the hardest fraction ``k`` of the pixels.
+
+    .. math:: L = \frac{1}{m}\sum_{i \in T} \ell_i,\qquad m = \lceil k\,|\Omega|\rceil,
+
+    where :math:`\ell_i = -\sum_c w_c y_{ic}\log p_{ic}` is the (weighted) per-pixel cross-entropy
+    and :math:`T` the :math:`m` pixels with the largest :math:`\ell_i` among the counted ones.
+    ``aggregate="image"`` (default) selects per image and averages the images;
+    ``aggregate="batch"`` selects over the whole batch (nnU-Net's ``TopKLoss``, which rounds
+    :math:`k|\Omega|` down instead of up).  ``k = 1`` is :func:`cross_entropy` with unnormalised weights.
+    The selection is a sort on the input's device (no host sync) and carries no gradient; the
+    gradient flows through the selected :math:`\ell_i`.
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        k: fraction of counted pixels kept, in (0, 1] (resolved to 1e-6); 0.1 as in nnU-Net.
+        aggregate: ``"image"`` or ``"batch"`` (see above).
+        weight: per-class weights ``(C,)`` multiplying each pixel's loss before the ranking.
+        ignore_index: label value never selected and not counted in :math:`|\Omega|`.
+        reduction: ``"mean"`` | ``"sum"`` (of the selected losses) | ``"none"`` (``(N, *spatial)`` map of
+            the selected losses, 0 elsewhere).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> x = np.zeros((1, 2, 1, 4)); x[0, 1] = [-3.0, -1.0, 1.0, 3.0]; y = np.zeros((1, 1, 4), dtype=int)
+        >>> ce = segmath.cross_entropy(x, y, reduction="none")[0, 0]
+        >>> bool(np.isclose(segmath.topk_cross_entropy(x, y, k=0.5), (ce[2] + ce[3]) / 2))
+        True
+    """
+    check_scalar(k, "k", low=0, high=1, low_open=True)
+    check_aggregate(aggregate)
+    check_reduction(reduction)
+    pair = make_pair(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index)
+    xp = pair.xp
+    w = check_weight(weight, pair.num_classes, pair.input)
+    per, pixel_weight = _per_pixel_ce(pair, w)
+    if pixel_weight is not None:
+        per = per * pixel_weight
+    rows = per if aggregate == "image" else xp.reshape(per, (1, -1))
+    # m = ceil(k n) per row, in exact integer arithmetic (k = 0.1, n = 30 must keep 3, not 4)
+    k_int = max(round(k * _K_RESOLUTION), 1)
+    if pair.valid is None:  # same count in every row, known from the shape: a partial selection
+        m = (rows.shape[1] * k_int + _K_RESOLUTION - 1) // _K_RESOLUTION
+        mask = topk_mask(P.detach(rows), m)
+        m = xp.full((rows.shape[0],), float(m), dtype=rows.dtype, device=P.device(rows))
+    else:  # counts differ per row and live on the device: rank by sorting, no host sync
+        counted = xp.reshape(pair.valid, rows.shape)
+        m = (xp.sum(xp.astype(counted, xp.int64), axis=1) * k_int + _K_RESOLUTION - 1) // _K_RESOLUTION
+        mask = topk_mask(xp.where(counted, P.detach(rows), xp.full_like(rows, -float("inf"))), m)
+    chosen = xp.where(mask, rows, xp.zeros_like(rows))
+    if reduction == "none":
+        return xp.reshape(chosen, (pair.batch,) + pair.spatial)
+    if reduction == "sum":
+        return xp.sum(chosen)
+    return xp.mean(_safe_div(xp, xp.sum(chosen, axis=1), xp.astype(m, rows.dtype)))
+
+
+# -- sensitivity-specificity --------------------------------------------------
+
+def _squared_errors(pair):
+    """Per (image, class): sum (y-p)^2 y, sum (y-p)^2 (1-y), sum y, and the counted pixels (N, 1)."""
+    xp, p = pair.xp, pair.prob
+    counted = _counted(pair)
+    if pair.labels is not None:
+        c, labels = pair.num_classes, pair.labels
+        p_t = P.gather_class(p, labels)
+        err_pos = P.class_sums((1.0 - p_t) ** 2 * counted, labels, c)
+        # sum of p_c^2 over the pixels of the other classes = all pixels minus the class's own
+        err_neg = xp.sum(pair.masked(p * p), axis=2) - P.class_sums(p_t ** 2 * counted, labels, c)
+        sy = P.class_sums(counted, labels, c)
+    else:
+        y = pair.dense
+        e2 = (y - p) ** 2
+        err_pos = xp.sum(pair.masked(e2 * y), axis=2)
+        err_neg = xp.sum(pair.masked(e2 * (1.0 - y)), axis=2)
+        sy = xp.sum(pair.masked(y), axis=2)
+    return err_pos, err_neg, sy, xp.sum(counted, axis=1, keepdims=True)
+
+
+def _example_ss(seed):
+    if seed % 2 == 0:
+        x, y = ex.multiclass(seed, ignore_index=-100)
+        return (x, y), {"ignore_index": -100}
+    x, y = ex.binary(seed)
+    return (x, y), {"r": 0.3, "aggregate": "batch"}
+
+
+@register("sensitivity_specificity", kind="loss", name="Sensitivity-specificity loss", example=_example_ss,
+          references=("brosch2015deep",), chapter="03_imbalanced",
+          formula=r"L = r\frac{\sum_i (y_i-p_i)^2 y_i}{\sum_i y_i + s}"
+                  r" + (1-r)\frac{\sum_i (y_i-p_i)^2 (1-y_i)}{\sum_i (1-y_i) + s}",
+          tags=("soft-target",))
+def sensitivity_specificity(input, target, *, r=0.05, smooth=1e-5, weight=None, ignore_index=None,
+                            from_logits=True, activation=None, aggregate="image", reduction="mean"):
+    r"""Sensitivity-specificity loss (Brosch et al. 2015), per image and class.
+
+    .. math:: L_{nc} = r\,\frac{\sum_i (y_{ic}-p_{ic})^2\, y_{ic}}{\sum_i y_{ic} + s}
+              + (1-r)\,\frac{\sum_i (y_{ic}-p_{ic})^2\,(1-y_{ic})}{\sum_i (1-y_{ic}) + s}
+
+    The first term is a soft miss rate (1 - sensitivity) over the class, the second a soft
+    false-positive rate (1 - specificity) over its complement; ``r`` trades one for the other.
+
+    Empty policy: ``smooth`` only enters the denominators (the numerators are errors that vanish
+    with a perfect prediction).  For a class absent from the target the sensitivity term is 0
+    (its numerator is 0), and 0/0 is read as 0 even with ``smooth=0``.
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        r: weight of the sensitivity term in [0, 1] (0.05 by default).
+        smooth: ``s`` above, ``>= 0``.
+        weight: per-class weights ``(C,)`` for the class mean.
+        ignore_index: label value excluded from every sum.
+        aggregate: ``"image"`` (per image, then mean) or ``"batch"`` (sums pooled over the batch).
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (the ``(N, C)`` or ``(1, C)`` table).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> y = np.array([[[0, 1], [1, 1]]]); p = np.stack([1 - y, y], 1).astype(float)
+        >>> float(segmath.sensitivity_specificity(p, y, from_logits=False))
+        0.0
+    """
+    check_scalar(r, "r", low=0, high=1)
+    check_scalar(smooth, "smooth", low=0)
+    check_aggregate(aggregate)
+    pair = make_pair(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index)
+    xp = pair.xp
+    w = check_weight(weight, pair.num_classes, pair.input)
+    err_pos, err_neg, sy, n = _squared_errors(pair)
+    if aggregate == "batch":
+        err_pos, err_neg, sy, n = (xp.sum(t, axis=0, keepdims=True) for t in (err_pos, err_neg, sy, n))
+    loss = r * _safe_div(xp, err_pos, sy + smooth) + (1.0 - r) * _safe_div(xp, err_neg, n - sy + smooth)
+    return class_reduce(xp, loss, reduction, w)

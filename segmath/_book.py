@@ -1,0 +1,498 @@
+"""Build and check the segmath book.
+
+    python -m segmath._book build      # regenerate catalogue/API pages, then jupyter-book build -W
+    python -m segmath._book generate   # only regenerate book/catalogue.md and book/api.md
+    python -m segmath._book check      # open every built page in headless Chromium
+
+``build`` executes every chapter (cached by jupyter-cache, so an unchanged chapter is not re-run)
+and fails on any cell error or Sphinx warning.  The catalogue and API pages are generated from
+:func:`segmath.catalogue` on every build, so entries registered by any module appear at once.
+
+``check`` serves ``_build/html`` on a free localhost port, opens every page in headless Chromium
+(installing Debian's ``chromium`` and ``chromium-driver`` when missing), waits for MathJax and fails
+on a MathJax error, unrendered TeX in visible text, a broken image, a Python traceback, or a MathJax
+script loaded from anywhere but the local server.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import inspect
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+BUILD = ROOT / "_build"
+HTML = BUILD / "html"
+BIB = ROOT / "references.bib"
+GENERATED = ("book/catalogue.md", "book/api.md")   # written by `generate`, listed in _toc.yml
+_FALLBACK = BUILD / ".api_docstring_fallback.json"   # docstrings Sphinx warned about (see build)
+_FAILED = BUILD / ".segmath_build_failed"           # last build failed: next one re-reads every page
+_KIND_TITLES = {"loss": "Losses", "metric": "Metrics", "transform": "Transforms"}
+
+
+# --------------------------------------------------------------------------------------------
+# generated pages
+# --------------------------------------------------------------------------------------------
+
+def bib_keys(path: Path = BIB) -> set:
+    """The citation keys defined in ``references.bib``."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    return set(re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", text))
+
+
+def chapter_doc(chapter) -> str | None:
+    """Map a catalogue ``chapter`` field ("04_overlap", "ch4", 4) to an existing ``book/`` docname."""
+    if chapter is None:
+        return None
+    m = re.fullmatch(r"(?:ch(?:apter)?_?)?0*(\d+)(?:_.*)?", str(chapter).strip())
+    if m is None:
+        return None
+    hits = sorted(BOOK.glob(f"{int(m.group(1)):02d}_*.md")) + sorted(BOOK.glob(f"{int(m.group(1)):02d}_*.ipynb"))
+    exact = [h for h in hits if h.stem == str(chapter)]
+    best = exact or hits
+    return best[0].stem if best else None
+
+
+def _cite(keys, known) -> tuple[str, list]:
+    present = [k for k in keys if k in known]
+    missing = [k for k in keys if k not in known]
+    parts = []
+    if present:
+        parts.append("{cite:p}`" + ",".join(present) + "`")
+    parts += [f"`{k}` (not in references.bib)" for k in missing]
+    return ", ".join(parts) or "—", missing
+
+
+def _theory():
+    try:
+        import segmath.theory as theory
+    except Exception as exc:  # the theory package is written by another module; never break the page
+        print(f"[book] segmath.theory failed to import: {exc!r}", file=sys.stderr)
+        return None
+    return theory
+
+
+def _verifications(theory) -> dict:
+    """name -> (statement id, chapter, title) from ``segmath.theory.VERIFICATIONS`` when it exists."""
+    out = {}
+    for t in getattr(theory, "VERIFICATIONS", None) or ():
+        name = getattr(t, "name", None) or getattr(getattr(t, "fn", None), "__name__", None)
+        if name:
+            out[name] = (getattr(t, "statement", ""), getattr(t, "chapter", None), getattr(t, "title", ""))
+    return out
+
+
+def _theorem_cell(names, theory) -> str:
+    out = []
+    known = _verifications(theory) if theory is not None else {}
+    for name in names:
+        fn = getattr(theory, name, None) if theory is not None else None
+        if not callable(fn):
+            out.append(f"`{name}` (not yet implemented)")
+            continue
+        text = "{py:func}" + f"`~segmath.theory.{name}`"
+        if name in known:
+            statement, chapter, title = known[name]
+            doc = chapter_doc(chapter)
+            where = (" in {doc}" + f"`{doc}`") if doc else ""
+            text += f" ({(statement + ': ') if statement else ''}{_md_escape(title)}{where})"
+        out.append(text)
+    return "<br>".join(out) or "—"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def catalogue_page() -> tuple[str, list]:
+    """MyST source of the catalogue page and the list of reference keys missing from the bib."""
+    import segmath
+    entries = segmath.catalogue()
+    known = bib_keys()
+    theory = _theory()
+    missing_all = []
+    lines = [
+        "<!-- GENERATED by `python -m segmath._book generate` from segmath.catalogue(): do not edit. -->",
+        "(catalogue-page)=",
+        "# The catalogue",
+        "",
+        f"Every loss, metric and transform in `segmath` ({len(entries)} entries), generated from "
+        "`segmath.catalogue()` each time the book is built. Each entry lists its formula, the backends it "
+        "runs on, the chapter that treats it, its references and the `segmath.theory.verify_…` "
+        "functions that check the theorems about it. The same list drives the test suite "
+        "(`tests/test_catalogue.py` runs every entry on NumPy and PyTorch) and the {ref}`API reference <api-reference>`.",
+        "",
+        "| id | kind | name | chapter |",
+        "|---|---|---|---|",
+    ]
+    for e in entries:
+        doc = chapter_doc(e.chapter)
+        chap = "{doc}" + f"`{doc}`" if doc else (f"`{e.chapter}`" if e.chapter else "—")
+        lines.append(f"| [`{e.id}`](catalogue-{e.id.replace('_', '-')}) | {e.kind} | {_md_escape(e.name)} | {chap} |")
+    for kind in ("loss", "metric", "transform"):
+        group = [e for e in entries if e.kind == kind]
+        if not group:
+            continue
+        lines += ["", f"## {_KIND_TITLES[kind]}", ""]
+        for e in group:
+            doc = chapter_doc(e.chapter)
+            refs, missing = _cite(e.references, known)
+            missing_all += missing
+            chap = "{doc}" + f"`{doc}`" if doc else (f"`{e.chapter}` (chapter not written yet)" if e.chapter else "—")
+            kind_text = e.kind + (" (differentiable)" if e.differentiable else "")
+            lines += [f"(catalogue-{e.id.replace('_', '-')})=", f"### {_md_escape(e.name)} (`{e.id}`)", ""]
+            if e.formula.strip():
+                lines += ["```{math}", e.formula.strip(), "```", ""]
+            lines += [
+                "| | |", "|---|---|",
+                f"| kind | {kind_text} |",
+                f"| backends | {', '.join(e.backends)} |",
+                f"| chapter | {chap} |",
+                f"| references | {refs} |",
+                f"| theorems | {_theorem_cell(e.theorems, theory)} |",
+                f"| tags | {', '.join(e.tags) or '—'} |",
+                "| API | {py:func}" + f"`segmath.{e.id}`" + " |" if hasattr(segmath, e.id)
+                else f"| API | `{e.fn.__module__}.{e.fn.__qualname__}` |",
+                "",
+            ]
+    if missing_all:
+        lines += ["", "```{note}", "Reference keys named by catalogue entries but missing from `references.bib`: "
+                  + ", ".join(f"`{k}`" for k in sorted(set(missing_all))) + ".", "```"]
+    return "\n".join(lines) + "\n", sorted(set(missing_all))
+
+
+def _public_functions(module) -> list:
+    names = getattr(module, "__all__", None) or [n for n in dir(module) if not n.startswith("_")]
+    out = []
+    for n in names:
+        obj = getattr(module, n, None)
+        if inspect.isfunction(obj) and getattr(obj, "__module__", "").startswith(module.__name__):
+            out.append(obj)
+    return out
+
+
+def _api_groups() -> list:
+    """[(title, intro, [function, ...]), ...] — the public functions of segmath grouped by kind."""
+    import importlib
+    import segmath
+    groups = []
+    for kind in ("loss", "metric", "transform"):
+        fns = [e.fn for e in segmath.catalogue(kind)]
+        groups.append((_KIND_TITLES[kind], f"Catalogue entries of kind `{kind}`.", fns))
+    theory = _theory()
+    if theory is not None:
+        fns = [getattr(theory, n) for n in sorted(dir(theory))
+               if not n.startswith("_") and inspect.isfunction(getattr(theory, n))]
+        groups.append(("Theory: closed forms and verifications", "`segmath.theory`: one `verify_…` per theorem.", fns))
+    for mod, title in (("segmath.symbolic", "Symbolic forms"), ("segmath.widgets.imbalance", "Widgets: imbalance"),
+                       ("segmath.widgets.surrogate", "Widgets: surrogate gap"),
+                       ("segmath.widgets.shapes", "Widgets: shapes")):
+        try:
+            m = importlib.import_module(mod)
+        except Exception as exc:  # written by other modules; absent is not an error here
+            print(f"[book] {mod} not documented ({exc!r})", file=sys.stderr)
+            continue
+        groups.append((title, f"`{mod}`.", _public_functions(m)))
+    cat_mod, pair, stats = (importlib.import_module(f"segmath.{m}") for m in ("catalogue", "pair", "stats"))
+    groups.append(("Core", "The pieces every loss is built from.",
+                   [cat_mod.catalogue, cat_mod.get, pair.make_pair, stats.soft_stats]))
+    return groups
+
+
+def _qualname(fn) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def api_page(fallback: dict | None = None) -> str:
+    """MyST source of the API reference: one ``autofunction`` per public function.
+
+    Functions in ``fallback`` (name -> Sphinx warning) are shown as plain text instead, so that one
+    badly formatted docstring cannot break the build; the build prints them.
+    """
+    fallback = fallback or {}
+    lines = ["<!-- GENERATED by `python -m segmath._book generate`: do not edit. -->", "(api-reference)=",
+             "# API reference", "",
+             "Generated from the docstrings. Every function takes NumPy arrays or torch tensors "
+             "(CPU or CUDA) and returns the same kind; `input` is `(N, C, *spatial)` logits by default and "
+             "`target` integer labels `(N, *spatial)` or per-class values `(N, C, *spatial)`.", ""]
+    seen = set()
+    for title, intro, fns in _api_groups():
+        fns = [f for f in fns if _qualname(f) not in seen]
+        if not fns:
+            continue
+        lines += [f"## {title}", "", intro, ""]
+        for fn in fns:
+            q = _qualname(fn)
+            seen.add(q)
+            if q in fallback:
+                sig = f"{fn.__name__}{inspect.signature(fn)}"
+                doc = inspect.getdoc(fn) or ""
+                lines += [f"### `{fn.__name__}`", "", "```{admonition} Docstring shown as plain text",
+                          ":class: warning", f"Sphinx warned on the docstring of `{q}`; it is shown verbatim.",
+                          "```", "", "````text", sig, "", doc, "````", ""]
+            else:
+                lines += ["```{eval-rst}", f".. autofunction:: {q}", "```", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def generate(verbose: bool = True) -> list:
+    """Write book/catalogue.md and book/api.md; return the reference keys missing from the bib."""
+    fallback = json.loads(_FALLBACK.read_text()) if _FALLBACK.exists() else {}
+    cat, missing = catalogue_page()
+    _write_if_changed(ROOT / GENERATED[0], cat)
+    _write_if_changed(ROOT / GENERATED[1], api_page(fallback))
+    if verbose and missing:
+        print(f"[book] catalogue references missing from references.bib: {', '.join(missing)}")
+    return missing
+
+
+# --------------------------------------------------------------------------------------------
+# build
+# --------------------------------------------------------------------------------------------
+
+def _jupyter_book(fresh: bool) -> tuple[int, list]:
+    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(ROOT),
+           "--warningiserror", "--keep-going"] + (["--all"] if fresh else [])
+    print("[book] " + " ".join(cmd[3:]), flush=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        lines.append(_ANSI.sub("", line.rstrip("\n")))
+    return proc.wait(), lines
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_DOCSTRING_WARNING = re.compile(r"docstring of ([\w.]+):?\d*:? (?:WARNING|ERROR|CRITICAL|SEVERE): (.*)")
+
+
+def external_mathjax(html_dir: Path = HTML) -> list:
+    """Built pages that load a MathJax script from outside the book (there must be none)."""
+    bad = []
+    for page in html_dir.rglob("*.html"):
+        for src in re.findall(r"<script[^>]*src=\"([^\"]+)\"", page.read_text(encoding="utf-8", errors="replace")):
+            if "mathjax" in src.lower() and re.match(r"(https?:)?//", src):
+                bad.append(f"{page.relative_to(html_dir)}: {src}")
+    return bad
+
+
+def build(fresh: bool = False) -> int:
+    t0 = time.perf_counter()
+    BUILD.mkdir(exist_ok=True)
+    fresh = fresh or _FAILED.exists()
+    generate()
+    _FAILED.touch()
+    rc, lines = _jupyter_book(fresh)
+    if rc != 0:
+        # A docstring written elsewhere that Sphinx warns about is shown verbatim instead, and reported.
+        fallback = json.loads(_FALLBACK.read_text()) if _FALLBACK.exists() else {}
+        new = {m.group(1): m.group(2) for m in map(_DOCSTRING_WARNING.search, lines) if m}
+        new = {k: v for k, v in new.items() if k not in fallback}
+        if new:
+            fallback.update(new)
+            _FALLBACK.write_text(json.dumps(fallback, indent=1))
+            generate(verbose=False)
+            rc, lines = _jupyter_book(True)
+    fallback = json.loads(_FALLBACK.read_text()) if _FALLBACK.exists() else {}
+    for name, warning in fallback.items():
+        print(f"[book] docstring of {name} is shown as plain text; Sphinx said: {warning}")
+    if rc == 0:
+        bad = external_mathjax()
+        if bad:
+            print("[book] MathJax loaded from outside the book:\n  " + "\n  ".join(bad))
+            rc = 1
+    if rc == 0:
+        _FAILED.unlink(missing_ok=True)
+    print(f"[book] build {'passed' if rc == 0 else 'FAILED'} in {time.perf_counter() - t0:.1f} s "
+          f"-> {HTML}", flush=True)
+    return rc
+
+
+# --------------------------------------------------------------------------------------------
+# browser check
+# --------------------------------------------------------------------------------------------
+
+def _ensure_chromium() -> tuple[str, str]:
+    def find():
+        browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+        driver = shutil.which("chromedriver") or (os.path.exists("/usr/lib/chromium/chromedriver")
+                                                  and "/usr/lib/chromium/chromedriver")
+        return browser, driver
+    browser, driver = find()
+    if browser and driver:
+        return browser, driver
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    print("[check] installing chromium and chromium-driver with apt-get", flush=True)
+    install = sudo + ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"]
+    if subprocess.call(install, env=env) != 0:
+        subprocess.check_call(sudo + ["apt-get", "update", "-q"], env=env)
+        subprocess.check_call(install, env=env)
+    browser, driver = find()
+    if not (browser and driver):
+        raise RuntimeError("chromium / chromedriver not found after apt-get install")
+    return browser, driver
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def _serve(directory: Path):
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+# Runs in the page: visible text outside code/math, images, MathJax errors, tracebacks, resources.
+_PAGE_PROBE = r"""
+const done = arguments[arguments.length - 1];
+(async () => {
+  const hasMJ = !!document.querySelector('script[src*="mathjax" i]');
+  if (hasMJ) {
+    for (let i = 0; i < 200 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
+      await new Promise(r => setTimeout(r, 100));
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  }
+  for (const img of document.images) {
+    img.loading = 'eager';
+    if (!img.complete) await new Promise(r => { img.onload = img.onerror = r; setTimeout(r, 5000); });
+  }
+  // errors MathJax renders without an <mjx-merror>: undefined macros (noundefined package) in red
+  const mmlErrors = () => {
+    if (!(window.MathJax && MathJax.startup && MathJax.startup.document && MathJax.startup.toMML)) return 0;
+    let n = 0;
+    for (const item of MathJax.startup.document.math) {
+      const mml = MathJax.startup.toMML(item.root);
+      if (mml.includes('<merror') || mml.includes('mathcolor="red"')) n++;
+    }
+    return n;
+  };
+  const skip = 'pre, code, script, style, mjx-container, .highlight, textarea, .MathJax, mjx-assistive-mml, noscript';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const parts = [];
+  while (walker.nextNode()) {
+    const n = walker.currentNode, el = n.parentElement;
+    if (!el || el.closest(skip)) continue;
+    const st = getComputedStyle(el);
+    if (st.display === 'none' || st.visibility === 'hidden') continue;
+    parts.push(n.textContent);
+  }
+  done({
+    mathjax: hasMJ,
+    typeset: document.querySelectorAll('mjx-container').length,
+    merrors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length + mmlErrors(),
+    text: parts.join(' '),
+    body: document.body.innerText,
+    badImages: Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src),
+    images: document.images.length,
+    tracebacks: document.querySelectorAll('.output.traceback, .output.error, .cell_output .traceback').length,
+    resources: performance.getEntriesByType('resource').map(r => r.name),
+  });
+})();
+"""
+
+_UNRENDERED = re.compile(r"\$\$|\$[^\s$][^$]{0,200}?\$|\\\(|\\\)|\\\[|\\\]|\\(?:frac|sum|begin|mathrm|left|right)\b")
+
+
+def _page_problems(r: dict, origin: str) -> list:
+    problems = []
+    r["text"] = " ".join(r["text"].split())
+    if r["merrors"] or "Math input error" in r["body"]:
+        problems.append(f"{r['merrors']} MathJax error(s)")
+    m = _UNRENDERED.search(r["text"])
+    if m:
+        i = m.start()
+        problems.append(f"unrendered TeX: ...{r['text'][max(0, i - 40):i + 60]!r}...")
+    if r["badImages"]:
+        problems.append(f"missing image(s): {r['badImages'][:3]}")
+    if r["tracebacks"] or "Traceback (most recent call last)" in r["body"]:
+        problems.append("Python traceback in the page")
+    ext = [u for u in r["resources"] if "mathjax" in u.lower() and not u.startswith(origin)]
+    if ext:
+        problems.append(f"MathJax loaded from outside: {ext[:2]}")
+    return problems
+
+
+def check(html_dir: Path = HTML, screenshot_page: str = "book/03_imbalanced.html") -> int:
+    if not (html_dir / "index.html").exists():
+        print(f"[check] no built book in {html_dir}; run `make book` first")
+        return 1
+    browser, driver_path = _ensure_chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    pages = sorted(p.relative_to(html_dir).as_posix() for p in html_dir.rglob("*.html")
+                   if not p.relative_to(html_dir).as_posix().startswith(("_static/", "_sources/", "_images/")))
+    server = _serve(html_dir)
+    origin = f"http://127.0.0.1:{server.server_address[1]}/"
+    profile = tempfile.mkdtemp(prefix="segmath-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = browser
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,1600", f"--user-data-dir={profile}"):
+        opts.add_argument(flag)
+    drv = webdriver.Chrome(service=Service(driver_path), options=opts)
+    drv.set_script_timeout(60)
+    failures = 0
+    shot = None
+    t0 = time.perf_counter()
+    try:
+        for page in pages:
+            t = time.perf_counter()
+            drv.get(origin + page)
+            r = drv.execute_async_script(_PAGE_PROBE)
+            problems = _page_problems(r, origin)
+            failures += bool(problems)
+            status = "FAIL" if problems else "ok  "
+            print(f"[check] {status} {page:40s} math={r['typeset']:4d} images={r['images']:3d} "
+                  f"{time.perf_counter() - t:5.2f}s" + ("  " + "; ".join(problems) if problems else ""),
+                  flush=True)
+            if page == screenshot_page:
+                shot = BUILD / "screenshot_03_imbalanced.png"
+                drv.save_screenshot(str(shot))
+    finally:
+        drv.quit()
+        server.shutdown()
+        shutil.rmtree(profile, ignore_errors=True)
+    print(f"[check] {len(pages) - failures}/{len(pages)} pages passed in {time.perf_counter() - t0:.1f} s"
+          + (f"; screenshot {shot}" if shot else ""))
+    return 1 if failures or not pages else 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m segmath._book", description=__doc__.splitlines()[0])
+    ap.add_argument("command", choices=("build", "generate", "check"))
+    ap.add_argument("--all", action="store_true", help="build: re-read every page (execution stays cached)")
+    args = ap.parse_args(argv)
+    if args.command == "generate":
+        generate()
+        return 0
+    if args.command == "build":
+        return build(fresh=args.all)
+    return check()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

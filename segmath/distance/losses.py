@@ -1,0 +1,657 @@
+r"""Boundary- and distance-aware losses.
+
+Every distance map is computed from the **target** (and, for :func:`hausdorff_dt` and
+:func:`shape_aware`, from the thresholded prediction) with the exact EDT on the input's
+device, and treated as a constant (no gradient flows through it), as in the papers.
+Inputs follow :func:`segmath.pair.make_pair`: ``input`` ``(N, C, *spatial)`` logits (or
+probabilities with ``from_logits=False``), ``C = 1`` binary; ``target`` integer labels
+``(N, *spatial)`` or hard per-class ``(N, C, *spatial)``.  Per-class losses reduce their
+``(N, C)`` table with ``weight`` (``weight=[0, 1, ...]`` leaves out the background, as
+the boundary-loss paper's foreground-only sum does).
+"""
+from __future__ import annotations
+
+__all__ = ["hausdorff_dt", "boundary_distance_mse", "boundary_loss", "distance_penalized_ce",
+           "unet_weighted_ce", "shape_aware", "structural_similarity", "cldice"]
+
+import math
+
+from .. import examples as ex
+from .. import primitives as P
+from ..catalogue import register
+from ..pair import make_pair
+from ..primitives import edt as E
+from ..reduce import check_aggregate, class_reduce, pixel_reduce
+from ..validation import check_choice, check_scalar, check_spacing, check_weight
+
+
+# -- shared pieces ---------------------------------------------------------------
+
+def _setup(input, target, *, from_logits, activation, ignore_index=None, spacing=None):
+    pair = make_pair(input, target, from_logits=from_logits, activation=activation,
+                     ignore_index=ignore_index, soft_target=False)
+    return pair, check_spacing(spacing, len(pair.spatial))
+
+
+def _grid(pair, x):
+    """(N, C, S) -> (N, C, *spatial)."""
+    return pair.xp.reshape(x, tuple(x.shape[:2]) + tuple(pair.spatial))
+
+
+def _flat(pair, x):
+    return pair.xp.reshape(x, tuple(x.shape[:2]) + (-1,))
+
+
+def _finite_or_zero(xp, x):
+    return xp.where(xp.isfinite(x), x, xp.zeros_like(x))
+
+
+def _edt(pair, mask, spacing):
+    """EDT of a bool (N, K, S) mask over the spatial axes, flattened back to (N, K, S)."""
+    return _flat(pair, E.edt(_grid(pair, mask), spacing, len(pair.spatial), dtype=pair.input.dtype))
+
+
+def _target_masks(pair):
+    """Hard per-channel target masks (N, C, S) bool."""
+    return P.detach(pair.target_dense()) > 0.5
+
+
+def _class_masks(pair):
+    """Per-class masks (N, K, S) of the label map: K = 2 (background, foreground) for C = 1."""
+    xp = pair.xp
+    t = _target_masks(pair)
+    if pair.activation == "sigmoid" and pair.num_classes == 1:
+        return xp.concat([~t, t], axis=1)
+    return t
+
+
+def _labels(pair):
+    """(N, S) int labels of the target (0/1 for a binary problem)."""
+    xp = pair.xp
+    if pair.labels is not None:
+        return pair.labels
+    return xp.astype(xp.argmax(xp.astype(_class_masks(pair), xp.int8), axis=1), xp.int64)
+
+
+def _per_pixel_ce(pair):
+    """(N, S) cross-entropy of the pair (binary: BCE summed over channels; else -log p_y)."""
+    xp = pair.xp
+    logp = pair.log_prob()
+    if pair.activation == "sigmoid":
+        y = pair.target_dense()
+        return -xp.sum(y * logp + (1.0 - y) * pair.log_one_minus_prob(), axis=1)
+    if pair.labels is not None:
+        return -P.gather_class(logp, pair.labels)
+    return -xp.sum(pair.target_dense() * logp, axis=1)
+
+
+def _valid_mean(pair, per):
+    """Mean over the counted pixels of a (N, C, S) map -> (N, C)."""
+    xp = pair.xp
+    if pair.valid is None:
+        return xp.mean(per, axis=-1)
+    v = pair.valid_float()
+    return xp.sum(per * v, axis=-1) / xp.maximum(xp.sum(v, axis=-1), xp.ones_like(xp.sum(v, axis=-1)))
+
+
+def _hard_prediction(pair):
+    """Per-channel hard prediction (N, C, S) bool from the detached probabilities."""
+    xp = pair.xp
+    p = P.detach(pair.prob)
+    if pair.activation == "sigmoid":
+        return p > 0.5
+    best = xp.argmax(p, axis=1)
+    classes = xp.reshape(xp.arange(pair.num_classes, device=P.device(best)), (1, -1, 1))
+    return best[:, None, :] == classes
+
+
+def _example_multiclass(seed, spatial=(6, 7)):
+    x, y = ex.multiclass(seed, n=2, c=3, spatial=spatial)
+    return (x, y), {}
+
+
+def _example_binary(seed, spatial=(8, 8)):
+    x, y = ex.binary(seed, n=2, spatial=spatial)
+    return (x, y), {}
+
+
+# -- Karimi & Salcudean ---------------------------------------------------------
+
+def unsigned_field(pair, mask, spacing):
+    """Distance to the other side of the mask's boundary, 0 when the mask is empty or full."""
+    xp = pair.xp
+    d = _edt(pair, mask, spacing) + _edt(pair, ~mask, spacing)
+    return _finite_or_zero(xp, d)
+
+
+@register("hausdorff_dt", kind="loss", name="Hausdorff distance-transform loss (Karimi & Salcudean)",
+          example=_example_multiclass, references=("karimi2019reducing",), chapter="09_boundaries",
+          formula=r"L = \frac{1}{|\Omega|}\sum_i (p_i - q_i)^2 \big(d_P(i)^\alpha + d_Q(i)^\alpha\big)",
+          theorems=("verify_dt_hausdorff_convex_nested", "verify_dt_hausdorff_counterexample"))
+def hausdorff_dt(input, target, *, alpha=2.0, spacing=None, weight=None, ignore_index=None, from_logits=True,
+                 activation=None, reduction="mean"):
+    r"""Karimi & Salcudean's one-sided Hausdorff loss from distance transforms.
+
+    .. math:: L_{nc} = \frac{1}{|\Omega|}\sum_i (p_{ic} - q_{ic})^2 \big(d_{P,c}(i)^\alpha + d_{Q,c}(i)^\alpha\big)
+
+    :math:`d_{Q,c}` is the distance of each pixel to the far side of the target's class-``c``
+    boundary (EDT of the mask plus EDT of its complement), :math:`d_{P,c}` the same for the
+    prediction thresholded at 0.5 (arg-max for softmax is *not* used: each channel is
+    thresholded, as in the paper and MONAI).  Both are constants; an empty or full mask
+    gives a zero map.  Errors far from both boundaries cost most.
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
+        alpha: exponent :math:`\alpha` (2 in the paper).
+        spacing: voxel size for the distances.
+        weight: per-class weights for the class mean.
+        ignore_index: label excluded from the mean (its pixels count as background for the maps).
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (the ``(N, C)`` table).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> y = np.zeros((1, 6, 6), int); y[0, 2:4, 2:4] = 1
+        >>> p = np.stack([1 - y, y], 1).astype(float)
+        >>> float(segmath.hausdorff_dt(p, y, from_logits=False))
+        0.0
+    """
+    check_scalar(alpha, "alpha", low=0)
+    pair, spacing = _setup(input, target, from_logits=from_logits, activation=activation,
+                           ignore_index=ignore_index, spacing=spacing)
+    xp = pair.xp
+    w = check_weight(weight, pair.num_classes, pair.input)
+    q = pair.target_dense()
+    dq = unsigned_field(pair, _target_masks(pair), spacing)
+    dp = unsigned_field(pair, P.detach(pair.prob) > 0.5, spacing)
+    per = (pair.prob - q) ** 2 * (dq ** alpha + dp ** alpha)
+    return class_reduce(xp, _valid_mean(pair, per), reduction, w)
+
+
+# -- the slides' boundary-weighted squared error --------------------------------
+
+def label_boundary(pair):
+    """(N, 1, S) bool: pixels on the inner contour of any class of the target label map."""
+    xp = pair.xp
+    masks = _grid(pair, _class_masks(pair))
+    edge = masks & ~E.erode(masks, len(pair.spatial), 1)
+    return _flat(pair, xp.any(edge, axis=1, keepdims=True))
+
+
+@register("boundary_distance_mse", kind="loss", name="Boundary-distance weighted squared error (slides)",
+          example=_example_multiclass, references=("karimi2019reducing",), chapter="09_boundaries",
+          formula=r"L = \sum_{i}\sum_{k} (1 - \tilde D_i)^\alpha (P_{ik} - Y_{ik})^2")
+def boundary_distance_mse(input, target, *, alpha=2.0, spacing=None, ignore_index=None, from_logits=True,
+                          activation=None, reduction="mean"):
+    r"""Squared error weighted by closeness to the target's boundaries (the course slides' form).
+
+    .. math:: L = \sum_{i}\sum_{k} (1 - \tilde D_i)^\alpha (P_{ik} - Y_{ik})^2, \qquad
+              \tilde D_i = \frac{D_i - \min_j D_j}{\max_j D_j - \min_j D_j}
+
+    :math:`D_i` is the distance from pixel :math:`i` to the nearest boundary pixel of the
+    target label map (the inner contours of all classes), min-max normalised per image, so
+    pixels on a boundary weigh 1 and the pixel farthest from any boundary weighs 0.  An
+    image without a boundary (or made only of boundary) uses :math:`\tilde D = 0`.
+    ``reduction="sum"`` is the slides' sum; ``"mean"`` divides by the number of pixels.
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
+        alpha: exponent on the weight.
+        spacing: voxel size for the distances.
+        ignore_index: label excluded from the loss.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)``).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> y = np.zeros((1, 5, 5), int); y[0, 1:4, 1:4] = 1
+        >>> p = np.full((1, 1, 5, 5), 0.5)
+        >>> round(float(segmath.boundary_distance_mse(p, y, from_logits=False, reduction="sum")), 4)
+        6.0
+    """
+    check_scalar(alpha, "alpha", low=0)
+    pair, spacing = _setup(input, target, from_logits=from_logits, activation=activation,
+                           ignore_index=ignore_index, spacing=spacing)
+    xp = pair.xp
+    d = _edt(pair, ~label_boundary(pair), spacing)                       # (N, 1, S)
+    finite = xp.isfinite(d)
+    big = xp.max(xp.where(finite, d, xp.zeros_like(d)), axis=-1, keepdims=True)
+    small = xp.min(xp.where(finite, d, xp.full_like(d, math.inf)), axis=-1, keepdims=True)
+    span = big - small
+    ok = finite & (span > 0)
+    dn = xp.where(ok, (d - small) / xp.where(span > 0, span, xp.ones_like(span)), xp.zeros_like(d))
+    per = xp.sum((1.0 - dn) ** alpha * (pair.prob - pair.target_dense()) ** 2, axis=1)
+    return pixel_reduce(xp, per, reduction, valid=pair.valid, spatial=pair.spatial)
+
+
+# -- Kervadec et al. ------------------------------------------------------------
+
+def signed_field(pair, mask, spacing, convention):
+    """Signed distance of every (N, C) target mask; 0 where a class is absent or fills the image."""
+    xp = pair.xp
+    d_in = _edt(pair, mask, spacing)
+    d_out = _edt(pair, ~mask, spacing)
+    offset = 1.0 if convention == "kervadec" else 0.0
+    return _finite_or_zero(xp, xp.where(mask, offset - d_in, d_out))
+
+
+@register("boundary_loss", kind="loss", name="Boundary loss (Kervadec et al.)", example=_example_multiclass,
+          references=("kervadec2019boundary",), chapter="09_boundaries",
+          formula=r"L = \frac{1}{|\Omega|}\sum_i \phi_G(i)\, s_\theta(i)",
+          theorems=("verify_boundary_loss_identity",))
+def boundary_loss(input, target, *, spacing=None, convention="kervadec", weight=None, ignore_index=None,
+                  from_logits=True, activation=None, reduction="mean"):
+    r"""Kervadec et al.'s boundary loss: the prediction integrated against the target's signed distance.
+
+    .. math:: L_{nc} = \frac{1}{|\Omega|}\sum_i \phi_{G_c}(i)\, s_{ic}
+
+    :math:`\phi_G` is negative inside :math:`G` (:func:`segmath.signed_distance`; the default
+    ``convention="kervadec"`` is the official code's and MONAI's, with inner boundary pixels
+    at 0).  The loss is linear in :math:`s` and equals :math:`\sum\phi_G g + \sum_{S\triangle G}
+    |\phi_G|` for a binary :math:`s` (:func:`segmath.theory.verify_boundary_loss_identity`), so
+    it is minimised by :math:`s = G` -- and it is **negative** there: use it with a regional
+    loss (Dice), as the paper does.  A class absent from (or filling) the image gives 0.
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
+        spacing: voxel size for the distances.
+        convention: ``"kervadec"`` or ``"exact"`` (see :func:`segmath.signed_distance`).
+        weight: per-class weights (``[0, 1, ...]``: foreground classes only, as the paper).
+        ignore_index: label excluded from the mean.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (the ``(N, C)`` table).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> y = np.array([[[0, 0, 0, 0, 0], [0, 1, 1, 1, 0], [0, 1, 1, 1, 0], [0, 1, 1, 1, 0], [0, 0, 0, 0, 0]]])
+        >>> p = np.stack([1 - y, y], 1).astype(float)
+        >>> round(float(segmath.boundary_loss(p, y, from_logits=False, weight=[0, 1])), 4)  # centre: -(2-1)
+        -0.04
+    """
+    check_choice(convention, "convention", ("kervadec", "exact"))
+    pair, spacing = _setup(input, target, from_logits=from_logits, activation=activation,
+                           ignore_index=ignore_index, spacing=spacing)
+    w = check_weight(weight, pair.num_classes, pair.input)
+    phi = signed_field(pair, _target_masks(pair), spacing, convention)
+    return class_reduce(pair.xp, _valid_mean(pair, phi * pair.prob), reduction, w)
+
+
+# -- Caliva et al. ---------------------------------------------------------------
+
+def inverted_depth(pair, masks, spacing):
+    """Per mask: 1 - d / max d, d the distance to the mask's outside; 0 off the mask or if unbounded."""
+    xp = pair.xp
+    d = _edt(pair, masks, spacing)
+    finite = xp.isfinite(d)
+    top = xp.max(xp.where(finite & masks, d, xp.zeros_like(d)), axis=-1, keepdims=True)
+    phi = 1.0 - d / xp.where(top > 0, top, xp.ones_like(top))
+    return xp.where(finite & masks & (top > 0), phi, xp.zeros_like(d))
+
+
+@register("distance_penalized_ce", kind="loss", name="Distance-map penalised cross-entropy (Caliva et al.)",
+          example=_example_multiclass, references=("caliva2019distance",), chapter="09_boundaries",
+          formula=r"L = -\frac{1}{|\Omega|}\sum_i (1 + \Phi_i) \log p_{i, y_i}")
+def distance_penalized_ce(input, target, *, spacing=None, ignore_index=None, from_logits=True, activation=None,
+                          reduction="mean"):
+    r"""Cross-entropy weighted by ``1 + Φ``, Φ an inverted, normalised distance map of the target.
+
+    .. math:: L = -\frac{1}{|\Omega|}\sum_i (1 + \Phi_i) \log p_{i, y_i}, \qquad
+              \Phi_i = 1 - \frac{d_i}{\max_{j : y_j = y_i} d_j}
+
+    :math:`d_i` is the distance from pixel :math:`i` to the nearest pixel of another class
+    (per image), so :math:`\Phi` is close to 1 next to a boundary and 0 at the pixel
+    deepest inside its region (Caliva et al.'s "reverted" distance transform, normalised
+    per region).  For a binary or multi-label sigmoid the map is built per channel from
+    the channel's foreground and background regions.
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
+        spacing: voxel size for the distances.
+        ignore_index: label excluded from the loss and the mean.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)``).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> x = np.zeros((1, 2, 3, 3)); y = np.zeros((1, 3, 3), int)
+        >>> round(float(segmath.distance_penalized_ce(x, y)), 6)  # one region filling the image: Phi = 0
+        0.693147
+    """
+    pair, spacing = _setup(input, target, from_logits=from_logits, activation=activation,
+                           ignore_index=ignore_index, spacing=spacing)
+    xp = pair.xp
+    if pair.activation == "sigmoid":
+        t = _target_masks(pair)
+        phi_in, phi_out = inverted_depth(pair, t, spacing), inverted_depth(pair, ~t, spacing)
+        y = pair.target_dense()
+        logp, log1mp = pair.log_prob(), pair.log_one_minus_prob()
+        per = -xp.sum((1.0 + phi_in + phi_out) * (y * logp + (1.0 - y) * log1mp), axis=1)
+    else:
+        phi = xp.sum(inverted_depth(pair, _target_masks(pair), spacing), axis=1)   # one region per pixel
+        per = (1.0 + phi) * _per_pixel_ce(pair)
+    return pixel_reduce(xp, per, reduction, valid=pair.valid, spatial=pair.spatial)
+
+
+# -- Ronneberger et al. ------------------------------------------------------------
+
+def unet_weight_map(pair, spacing, *, w0, sigma, weight, balance):
+    """(N, S) weight map w_c(x) + w0 exp(-(d1 + d2)^2 / 2 sigma^2) on the background (a constant)."""
+    xp = pair.xp
+    labels = _labels(pair)
+    k = max(2, pair.num_classes)
+    if weight is not None:
+        wc = xp.take(weight, xp.reshape(labels, (-1,)))
+        wc = xp.reshape(wc, labels.shape)
+    elif balance:
+        valid = xp.ones_like(labels, dtype=pair.input.dtype) if pair.valid is None else \
+            xp.astype(pair.valid, pair.input.dtype)
+        counts = P.class_sums(valid, labels, k)                       # (N, K) pixels per class
+        present = xp.sum(xp.astype(counts > 0, counts.dtype), axis=1, keepdims=True)
+        share = P.take_along(counts, labels, axis=1)                 # pixels of each pixel's class
+        wc = xp.sum(valid, axis=1, keepdims=True) / (present * xp.maximum(share, xp.ones_like(share)))
+    else:
+        wc = xp.ones_like(labels, dtype=pair.input.dtype)
+    nd = len(pair.spatial)
+    objects = E.label(xp.reshape(labels != 0, (labels.shape[0],) + tuple(pair.spatial)), nd, 1)
+    d1, d2 = E.two_nearest(objects, spacing, nd, dtype=pair.input.dtype)
+    d1 = xp.astype(xp.reshape(d1, labels.shape), pair.input.dtype)
+    d2 = xp.astype(xp.reshape(d2, labels.shape), pair.input.dtype)
+    gap = d1 + d2
+    border = xp.where(xp.isfinite(gap) & (labels == 0),
+                      w0 * xp.exp(-(xp.where(xp.isfinite(gap), gap, xp.zeros_like(gap)) ** 2) / (2.0 * sigma ** 2)),
+                      xp.zeros_like(gap))
+    return P.detach(wc + border)
+
+
+@register("unet_weighted_ce", kind="loss", name="U-Net border-weighted cross-entropy (Ronneberger et al.)",
+          example=lambda seed: _example_binary(seed, spatial=(9, 9)), references=("ronneberger2015unet",),
+          chapter="09_boundaries",
+          formula=r"L = -\frac{1}{|\Omega|}\sum_i w(i) \log p_{i, y_i},\ "
+                  r"w = w_c + w_0 \exp\!\big(-\tfrac{(d_1 + d_2)^2}{2\sigma^2}\big)")
+def unet_weighted_ce(input, target, *, w0=10.0, sigma=5.0, weight=None, balance=True, spacing=None,
+                     ignore_index=None, from_logits=True, activation=None, reduction="mean"):
+    r"""Cross-entropy with U-Net's weight map, which stresses the thin gaps between touching objects.
+
+    .. math:: L = -\frac{1}{|\Omega|}\sum_i w(i) \log p_{i, y_i}, \qquad
+              w(i) = w_c(i) + w_0 \exp\Big(-\frac{(d_1(i) + d_2(i))^2}{2\sigma^2}\Big)\,[y_i = 0]
+
+    Objects are the connected components (face connectivity) of the foreground
+    :math:`y \ne 0`; :math:`d_1, d_2` are the distances to the nearest and the second-nearest
+    object.  The border term is applied to background pixels (the separating gaps it is
+    meant for) and vanishes with fewer than two objects.  :math:`w_c` balances classes:
+    ``weight`` (per class) if given, else with ``balance=True`` the per-image
+    :math:`|\Omega| / (K_{\text{present}} |\{y = y_i\}|)` (mean 1), else 1.  The map is a
+    constant.  ``reduction="mean"`` divides by the number of pixels.
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
+        w0, sigma: border weight and width (10 and 5 pixels in the paper; ``sigma`` in units of spacing).
+        weight: fixed per-class weights :math:`w_c` (``C`` entries; 2 for a binary input).
+        balance: per-image class balancing when ``weight`` is None.
+        spacing: voxel size for the distances.
+        ignore_index: label excluded from the loss.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)``).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> y = np.zeros((1, 1, 7)); y[0, 0, [1, 2, 4, 5]] = 1   # two objects, one pixel apart
+        >>> w = segmath.distance.losses.unet_weight_map(segmath.pair.make_pair(np.zeros((1, 1, 1, 7)),
+        ...     y.astype(int)), (1.0, 1.0), w0=10.0, sigma=5.0, weight=None, balance=False)
+        >>> round(float(w[0, 3]), 4)  # 1 + 10 exp(-(1 + 1)^2 / 50)
+        10.2312
+    """
+    check_scalar(w0, "w0", low=0)
+    check_scalar(sigma, "sigma", low=0, low_open=True)
+    if not isinstance(balance, bool):
+        raise TypeError(f"balance must be True or False, got {balance!r}")
+    pair, spacing = _setup(input, target, from_logits=from_logits, activation=activation,
+                           ignore_index=ignore_index, spacing=spacing)
+    w = check_weight(weight, max(2, pair.num_classes), pair.input)
+    wmap = unet_weight_map(pair, spacing, w0=w0, sigma=sigma, weight=w, balance=balance)
+    return pixel_reduce(pair.xp, wmap * _per_pixel_ce(pair), reduction, valid=pair.valid, spatial=pair.spatial)
+
+
+# -- shape-aware (survey form) ------------------------------------------------------
+
+def contour_gap(pair, spacing):
+    """E[n, k]: mean distance from the predicted class-k contour to the true one (0 if undefined)."""
+    xp = pair.xp
+    nd = len(pair.spatial)
+    pred = _hard_prediction(pair)
+    true = _target_masks(pair)
+    if pair.activation == "sigmoid" and pair.num_classes == 1:
+        pred, true = xp.concat([~pred, pred], axis=1), xp.concat([~true, true], axis=1)
+    gp, gt = _grid(pair, pred), _grid(pair, true)
+    cp = _flat(pair, gp & ~E.erode(gp, nd, 1))
+    ct = _flat(pair, gt & ~E.erode(gt, nd, 1))
+    d = _edt(pair, ~ct, spacing)
+    n = xp.sum(xp.astype(cp, d.dtype), axis=-1)
+    total = xp.sum(xp.where(cp & xp.isfinite(d), d, xp.zeros_like(d)), axis=-1)
+    defined = (n > 0) & xp.any(ct, axis=-1)
+    return xp.where(defined, total / xp.maximum(n, xp.ones_like(n)), xp.zeros_like(n))
+
+
+@register("shape_aware", kind="loss", name="Shape-aware cross-entropy (survey form)", example=_example_multiclass,
+          references=("hayder2017boundary", "jadon2020survey"), chapter="09_boundaries",
+          formula=r"L = -\frac{1}{|\Omega|}\sum_i (1 + E_{y_i}) \log p_{i, y_i},\ E_k = D(\hat C_k, C_k)")
+def shape_aware(input, target, *, spacing=None, ignore_index=None, from_logits=True, activation=None,
+                reduction="mean"):
+    r"""Cross-entropy scaled by the average point-to-curve distance of the predicted contour.
+
+    .. math:: L = -\frac{1}{|\Omega|}\sum_i \big(1 + E_{n, y_i}\big) \log p_{i, y_i}, \qquad
+              E_{n,k} = \frac{1}{|\hat C_{n,k}|}\sum_{x\in\hat C_{n,k}} d(x, C_{n,k})
+
+    The survey (Jadon 2020, after Hayder et al.) writes
+    :math:`L = -\sum_i CE - \sum_i E_i\, CE` with :math:`E_i = D(\hat C, C_{GT})`, "the
+    average point-to-curve Euclidean distance among points around the curve of the
+    predicted segmentation to the ground truth", used as a coefficient of CE.  segmath
+    reads this as: :math:`\hat C_{n,k}` the inner contour of the hard prediction of class
+    :math:`k` in image :math:`n`, :math:`C_{n,k}` the target's, :math:`E_{n,k}` their
+    directed mean distance (a constant, 0 when either contour is empty), applied to the
+    pixels of true class :math:`k` (binary: classes background and foreground).
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
+        spacing: voxel size for the distances.
+        ignore_index: label excluded from the loss.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)``).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> y = np.zeros((1, 6, 6), int); y[0, 1:4, 1:4] = 1
+        >>> p = np.stack([1 - y, y], 1) * 0.8 + 0.1   # right shape: E = 0, plain CE = -log 0.9
+        >>> round(float(segmath.shape_aware(p, y, from_logits=False)), 6)
+        0.105361
+    """
+    pair, spacing = _setup(input, target, from_logits=from_logits, activation=activation,
+                           ignore_index=ignore_index, spacing=spacing)
+    xp = pair.xp
+    gap = P.detach(contour_gap(pair, spacing))                 # (N, K)
+    scale = 1.0 + P.take_along(gap, _labels(pair), axis=1)      # coefficient of each pixel's class
+    return pixel_reduce(xp, scale * _per_pixel_ce(pair), reduction, valid=pair.valid, spatial=pair.spatial)
+
+
+# -- Zhao et al.: correlation-maximised structural similarity ---------------------
+
+def structural_error(pair, y, p, window, c4):
+    """e = |(y - mu_y + C4)/(sigma_y + C4) - (p - mu_p + C4)/(sigma_p + C4)| with local statistics."""
+    xp = pair.xp
+    nd = len(pair.spatial)
+
+    def standardised(v):
+        g = _grid(pair, v)
+        mu = E.box_mean(xp, g, nd, window)
+        var = E.box_mean(xp, g * g, nd, window) - mu * mu
+        pos = var > 0
+        # sqrt has an infinite slope at 0 (flat windows, saturated logits): take 0 there, safely
+        sigma = xp.where(pos, xp.sqrt(xp.where(pos, var, xp.ones_like(var))), xp.zeros_like(var))
+        return _flat(pair, (g - mu + c4) / (sigma + c4))
+
+    return xp.abs(standardised(y) - standardised(p))
+
+
+@register("structural_similarity", kind="loss", name="Correlation-maximised structural similarity loss",
+          example=_example_multiclass, references=("zhao2019correlation", "jadon2020survey"),
+          chapter="09_boundaries",
+          formula=r"L = \frac{1}{M}\sum_{i,c} e_{ic} f_{ic}\, \ell_{CE}(y_{ic}, p_{ic}),\ "
+                  r"f_{ic} = [e_{ic} > \beta \max e]")
+def structural_similarity(input, target, *, window=3, beta=0.1, c4=0.01, ignore_index=None, from_logits=True,
+                          activation=None, reduction="mean"):
+    r"""Zhao et al.'s structural similarity loss: CE re-weighted where local correlation is low.
+
+    .. math:: e_{ic} = \Big|\frac{y_{ic} - \mu_{y,ic} + C_4}{\sigma_{y,ic} + C_4} -
+              \frac{p_{ic} - \mu_{p,ic} + C_4}{\sigma_{p,ic} + C_4}\Big|, \quad
+              f_{ic} = [e_{ic} > \beta \max e], \quad
+              L = \frac{1}{M}\sum_{n,i,c} e_{ic} f_{ic}\, \ell(y_{ic}, p_{ic})
+
+    :math:`\mu, \sigma` are the mean and standard deviation over a ``window``-wide box
+    around each pixel (in-image pixels only); the standardised maps differ where the
+    local structure of the prediction does not correlate with the target's.  :math:`\max e`
+    is per image, :math:`M = \sum f` counts the selected (pixel, class) pairs, :math:`\ell`
+    is :math:`-y\log p` (softmax) or the binary cross-entropy (sigmoid).  The gradient flows
+    through :math:`e` and :math:`\ell`; the selection :math:`f`, :math:`\max e` and :math:`M`
+    are piecewise constant (:math:`\sigma` is taken as 0, with zero slope, in flat windows).  Form and defaults
+    (:math:`C_4 = 0.01`, :math:`\beta = 0.1`) as summarised in Jadon's survey.
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
+        window: odd box width for the local statistics.
+        beta: selection threshold relative to the largest error.
+        c4: stabilising constant :math:`C_4`.
+        ignore_index: label excluded from the loss.
+        reduction: ``"mean"`` (divide by :math:`M`), ``"sum"`` or ``"none"`` (``(N, *spatial)``).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> y = np.zeros((1, 5, 5), int); y[0, 1:4, 1:4] = 1
+        >>> p = np.stack([1 - y, y], 1).astype(float)
+        >>> float(segmath.structural_similarity(p, y, from_logits=False))  # e = 0 everywhere
+        0.0
+    """
+    check_scalar(window, "window", low=1, integer=True)
+    if window % 2 == 0:
+        raise ValueError(f"window must be odd, got {window}")
+    check_scalar(beta, "beta", low=0, high=1)
+    check_scalar(c4, "c4", low=0, low_open=True)
+    pair, _ = _setup(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index)
+    xp = pair.xp
+    y = pair.target_dense()
+    e = structural_error(pair, y, pair.prob, window, c4)
+    top = P.detach(xp.max(xp.reshape(e, (e.shape[0], -1)), axis=1))[:, None, None]
+    sel = e * xp.astype(P.detach(e) > beta * top, e.dtype)
+    if pair.valid is not None:
+        sel = sel * pair.valid_float()
+    logp = pair.log_prob()
+    if pair.activation == "sigmoid":
+        elem = -(y * logp + (1.0 - y) * pair.log_one_minus_prob())
+    else:
+        elem = -y * logp
+    per = xp.sum(sel * elem, axis=1)                                   # (N, S)
+    if reduction == "mean":
+        m = xp.sum(xp.astype(sel > 0, per.dtype))
+        return xp.sum(per) / xp.maximum(m, xp.ones_like(m))
+    return pixel_reduce(xp, per, reduction, spatial=pair.spatial)
+
+
+# -- Shit et al.: clDice -------------------------------------------------------------
+
+def _soft_min_cross(xp, x, nd):
+    """Min over the pixel and its 2*nd face neighbours (outside the image ignored)."""
+    out = x
+    for axis in range(nd):
+        for sign in (-1, 1):
+            off = [0] * nd
+            off[axis] = sign
+            out = xp.minimum(out, E._shifted(xp, x, nd, off, math.inf))
+    return out
+
+
+def _soft_max_box(xp, x, nd):
+    """Max over the 3^nd box (separable: one axis after another)."""
+    out = x
+    for axis in range(nd):
+        cur = out
+        for sign in (-1, 1):
+            off = [0] * nd
+            off[axis] = sign
+            out = xp.maximum(out, E._shifted(xp, cur, nd, off, -math.inf))
+    return out
+
+
+def soft_skeleton(xp, x, nd, iterations):
+    """Shit et al.'s soft skeleton: iterated soft erosion minus soft opening, accumulated."""
+    def opening(v):
+        return _soft_max_box(xp, _soft_min_cross(xp, v, nd), nd)
+
+    relu = lambda v: xp.maximum(v, xp.zeros_like(v))  # noqa: E731
+    skel = relu(x - opening(x))
+    for _ in range(iterations):
+        x = _soft_min_cross(xp, x, nd)
+        delta = relu(x - opening(x))
+        skel = skel + relu(delta - skel * delta)
+    return skel
+
+
+@register("cldice", kind="loss", name="Soft clDice (Shit et al.)", example=_example_multiclass,
+          references=("shit2021cldice",), chapter="09_boundaries",
+          formula=r"L = 1 - \frac{2\,T_{prec} T_{sens}}{T_{prec} + T_{sens}},\ "
+                  r"T_{prec} = \frac{\sum S_P Y + s}{\sum S_P + s},\ T_{sens} = \frac{\sum S_Y P + s}{\sum S_Y + s}")
+def cldice(input, target, *, iterations=3, smooth=1.0, alpha=None, weight=None, from_logits=True,
+           activation=None, aggregate="image", reduction="mean"):
+    r"""Soft clDice: Dice of each mask's soft skeleton against the other mask (topology-aware).
+
+    .. math:: T_{prec} = \frac{\sum_i S_P(i) Y_i + s}{\sum_i S_P(i) + s},\quad
+              T_{sens} = \frac{\sum_i S_Y(i) P_i + s}{\sum_i S_Y(i) + s},\quad
+              L = 1 - \frac{2 T_{prec} T_{sens}}{T_{prec} + T_{sens}}
+
+    :math:`S_X` is the soft skeleton (``iterations`` soft erosions, min over the face
+    neighbourhood; openings with a max over the :math:`3^d` box), differentiable in
+    :math:`P`.  With ``alpha`` in [0, 1] the loss is :math:`(1-\alpha) L_{Dice} + \alpha L`
+    (the paper's soft-Dice + clDice combination, :math:`L_{Dice} = 1 - (2\sum PY + s) /
+    (\sum P + \sum Y + s)`).  Per image and class (``aggregate="batch"`` pools the sums over
+    the batch), then ``weight``.
+
+    Args:
+        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
+        iterations: skeleton iterations (3 in the paper's code; about the largest radius).
+        smooth: :math:`s`.
+        alpha: None (clDice only) or the clDice share of the soft-Dice + clDice mix.
+        weight: per-class weights.
+        aggregate: ``"image"`` or ``"batch"``.
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (the ``(N, C)`` or ``(1, C)`` table).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> y = np.zeros((1, 7, 7), int); y[0, 3, 1:6] = 1
+        >>> p = np.stack([1 - y, y], 1).astype(float)
+        >>> float(segmath.cldice(p, y, from_logits=False, weight=[0, 1]))
+        0.0
+    """
+    check_scalar(iterations, "iterations", low=0, integer=True)
+    check_scalar(smooth, "smooth", low=0, low_open=True)
+    if alpha is not None:
+        check_scalar(alpha, "alpha", low=0, high=1)
+    check_aggregate(aggregate)
+    pair, _ = _setup(input, target, from_logits=from_logits, activation=activation)
+    xp, nd = pair.xp, len(pair.spatial)
+    w = check_weight(weight, pair.num_classes, pair.input)
+    p, y = pair.prob, pair.target_dense()
+    sp = _flat(pair, soft_skeleton(xp, _grid(pair, p), nd, iterations))
+    sy = _flat(pair, soft_skeleton(xp, _grid(pair, y), nd, iterations))
+    axes = (0, 2) if aggregate == "batch" else (2,)
+
+    def total(v):
+        out = xp.sum(v, axis=axes)
+        return out[None, :] if aggregate == "batch" else out
+
+    tprec = (total(sp * y) + smooth) / (total(sp) + smooth)
+    tsens = (total(sy * p) + smooth) / (total(sy) + smooth)
+    loss = 1.0 - 2.0 * tprec * tsens / (tprec + tsens)
+    if alpha is not None:
+        dice = 1.0 - (2.0 * total(p * y) + smooth) / (total(p) + total(y) + smooth)
+        loss = (1.0 - alpha) * dice + alpha * loss
+    return class_reduce(xp, loss, reduction, w)

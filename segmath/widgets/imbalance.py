@@ -1,0 +1,199 @@
+r"""Class-imbalance explorer: foreground fraction, class weight and threshold against expected metrics.
+
+The model is the simplest one in which imbalance matters: a pixel's score :math:`x` is Gaussian given
+its class, :math:`x \mid Y{=}1 \sim N(+\mu, 1)`, :math:`x \mid Y{=}0 \sim N(-\mu, 1)`, and the
+foreground fraction is :math:`\pi = P(Y{=}1)`.  The posterior is logistic in :math:`x`,
+
+.. math:: \operatorname{logit}\eta(x) = \operatorname{logit}\pi + 2\mu x,
+
+so every decision rule :math:`\{\eta > t\}` is a threshold on :math:`x` and the expected confusion
+fractions are normal tail probabilities (no sampling, so every callback is exact and fast).
+
+The explorer marks the Bayes thresholds on :math:`\eta` of four targets: accuracy (:math:`1/2`),
+weighted cross-entropy with weights :math:`(w_0, w_1) = (1, w)` thresholded at :math:`q = 1/2`
+(:math:`1/(1+w)`), balanced accuracy (:math:`\pi`) and Dice/F1 (:math:`F^*/2`, found by Dinkelbach's
+iteration :math:`t \leftarrow F(t)/2`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logit, ndtr
+
+__all__ = ["expected_counts", "expected_metrics", "bayes_thresholds", "ImbalanceExplorer",
+           "imbalance_figure", "imbalance_explorer"]
+
+DEFAULTS = {"foreground": 0.05, "weight": 1.0, "threshold": 0.5, "separation": 1.25}
+_GRID = np.linspace(0.002, 0.998, 499)   # thresholds on eta for the metric curves
+
+
+def expected_counts(threshold, foreground, separation):
+    r"""Expected fractions (TP, FP, FN, TN) of the rule :math:`\{\eta > t\}` (arrays broadcast).
+
+    Args:
+        threshold: :math:`t \in (0, 1)`, a threshold on the posterior :math:`\eta`.
+        foreground: the foreground fraction :math:`\pi \in (0, 1)`.
+        separation: :math:`\mu > 0`, half the distance between the class means of the score.
+
+    Example:
+        >>> tp, fp, fn, tn = expected_counts(0.5, 0.5, 1.0)
+        >>> round(float(tp + fp + fn + tn), 12), round(float(tp), 4)
+        (1.0, 0.4207)
+    """
+    t, pi, mu = (np.asarray(v, dtype=float) for v in (threshold, foreground, separation))
+    x_t = (logit(t) - logit(pi)) / (2.0 * mu)        # eta(x) > t  <=>  x > x_t
+    tp = pi * ndtr(mu - x_t)
+    fp = (1.0 - pi) * ndtr(-mu - x_t)
+    return tp, fp, pi - tp, (1.0 - pi) - fp
+
+
+def expected_metrics(threshold, foreground, separation, weight=1.0):
+    """Accuracy, balanced accuracy, Dice, IoU, recall, precision and the weighted error of ``{eta > t}``.
+
+    ``weighted_error`` is :math:`(w_0 FP + w_1 FN)/(w_0(1-\\pi) + w_1\\pi)` with :math:`(w_0, w_1) = (1, w)`,
+    the expected 0/1 loss with the class weights of weighted cross-entropy.
+    """
+    tp, fp, fn, tn = expected_counts(threshold, foreground, separation)
+    pi = np.asarray(foreground, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "accuracy": tp + tn,
+            "balanced_accuracy": 0.5 * (tp / pi + tn / (1.0 - pi)),
+            "dice": 2 * tp / (2 * tp + fp + fn),
+            "iou": tp / (tp + fp + fn),
+            "recall": tp / pi,
+            "precision": np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1e-300), 1.0),
+            "weighted_error": (fp + weight * fn) / ((1.0 - pi) + weight * pi),
+        }
+
+
+def _dice_at(t, foreground, separation):
+    tp, fp, fn, _ = expected_counts(t, foreground, separation)
+    return 2 * tp / (2 * tp + fp + fn)
+
+
+def bayes_thresholds(foreground, separation, weight=1.0, iterations: int = 60):
+    r"""Posterior thresholds of the Bayes rules for four targets.
+
+    Returns a dict: ``accuracy`` (1/2), ``weighted_ce`` (:math:`w_0/(w_0+w_1) = 1/(1+w)`),
+    ``balanced_accuracy`` (:math:`\pi`) and ``dice`` (:math:`F^*/2`), plus ``dice_max`` (:math:`F^*`).
+    The Dice threshold is Dinkelbach's fixed point :math:`t = F(t)/2`, which increases monotonically
+    to :math:`F^*/2` from any start.
+
+    Example:
+        >>> th = bayes_thresholds(0.05, 1.25)
+        >>> th["dice"] < th["accuracy"], abs(th["dice"] - th["dice_max"] / 2) < 1e-12
+        (True, True)
+    """
+    t = 0.5
+    for _ in range(iterations):
+        t_new = float(_dice_at(t, foreground, separation)) / 2.0
+        if abs(t_new - t) < 1e-15:
+            break
+        t = t_new
+    f_star = float(_dice_at(t, foreground, separation))
+    return {"accuracy": 0.5, "weighted_ce": 1.0 / (1.0 + weight), "balanced_accuracy": float(foreground),
+            "dice": f_star / 2.0, "dice_max": f_star}
+
+
+_CURVES = (("accuracy", "accuracy", "C0"), ("balanced_accuracy", "balanced accuracy", "C2"),
+           ("dice", "Dice (F1)", "C3"), ("recall", "recall", "C7"))
+_MARKS = (("accuracy", "accuracy: 1/2", "C0"), ("weighted_ce", "weighted CE: $w_0/(w_0+w_1)$", "C1"),
+          ("balanced_accuracy", r"balanced acc.: $\pi$", "C2"), ("dice", "Dice: $F^*/2$", "C3"))
+
+
+class ImbalanceExplorer:
+    """A two-panel figure of one state, updated in place by :meth:`update` (no new figure per call).
+
+    Left: the prior-weighted score densities :math:`\\pi p(x|1)` and :math:`(1-\\pi)p(x|0)` with the
+    decision boundary of the chosen threshold.  Right: expected metrics against the threshold on
+    :math:`\\eta`, with the four Bayes thresholds marked.
+    """
+
+    def __init__(self, **state):
+        import matplotlib.pyplot as plt
+        self.state = dict(DEFAULTS)
+        self.fig, (self.ax_x, self.ax_t) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+        self.xs = np.linspace(-5, 5, 401)
+        self.fg_line, = self.ax_x.plot([], [], color="C3", label=r"foreground $\pi\,p(x\mid 1)$")
+        self.bg_line, = self.ax_x.plot([], [], color="C0", label=r"background $(1-\pi)\,p(x\mid 0)$")
+        self.cut = self.ax_x.axvline(0, color="k", lw=1.5, label="decision boundary")
+        self.ax_x.set(xlabel="score $x$", ylabel="density", xlim=(-5, 5))
+        self.ax_x.legend(loc="upper left", fontsize=8)
+        self.curves = {k: self.ax_t.plot(_GRID, np.zeros_like(_GRID), color=c, label=lab)[0]
+                       for k, lab, c in _CURVES}
+        self.marks = {k: self.ax_t.axvline(0.5, color=c, ls="--", lw=1, label=lab) for k, lab, c in _MARKS}
+        self.chosen = self.ax_t.axvline(0.5, color="k", lw=1.5)
+        self.ax_t.set(xlabel=r"threshold $t$ on the posterior $\eta$", ylabel="expected value",
+                      xlim=(0, 1), ylim=(0, 1.02))
+        self.ax_t.legend(loc="lower center", fontsize=7, ncol=2)
+        self.text = self.ax_t.text(0.99, 0.99, "", ha="right", va="top", fontsize=8, family="monospace",
+                                   transform=self.ax_t.transAxes,
+                                   bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.9))
+        self.update(**state)
+
+    def update(self, **state) -> dict:
+        """Recompute for ``foreground``, ``weight``, ``threshold``, ``separation``; return the numbers."""
+        unknown = set(state) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown explorer parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+        self.state.update(state)
+        pi, w, t, mu = (float(self.state[k]) for k in ("foreground", "weight", "threshold", "separation"))
+        norm = np.exp(-0.5 * (self.xs - mu) ** 2) / np.sqrt(2 * np.pi)
+        norm0 = np.exp(-0.5 * (self.xs + mu) ** 2) / np.sqrt(2 * np.pi)
+        self.fg_line.set_data(self.xs, pi * norm)
+        self.bg_line.set_data(self.xs, (1 - pi) * norm0)
+        self.ax_x.set_ylim(0, 1.1 * max(pi, 1 - pi) / np.sqrt(2 * np.pi))
+        self.cut.set_xdata([(logit(t) - logit(pi)) / (2 * mu)] * 2)
+        curves = expected_metrics(_GRID, pi, mu, w)
+        for k, line in self.curves.items():
+            line.set_ydata(curves[k])
+        th = bayes_thresholds(pi, mu, w)
+        for k, line in self.marks.items():
+            line.set_xdata([th[k]] * 2)
+        self.chosen.set_xdata([t, t])
+        at = {k: float(v) for k, v in expected_metrics(t, pi, mu, w).items()}
+        self.text.set_text(f"pi={pi:.3g} w1/w0={w:.3g} t={t:.3g}\n"
+                           f"accuracy  {at['accuracy']:.3f}\nbal. acc. {at['balanced_accuracy']:.3f}\n"
+                           f"Dice      {at['dice']:.3f} (best {th['dice_max']:.3f})\n"
+                           f"recall    {at['recall']:.3f}")
+        self.fig.suptitle(f"foreground fraction {pi:.3g}: accuracy-optimal recall "
+                          f"{float(expected_metrics(0.5, pi, mu)['recall']):.2f}, Dice-optimal threshold "
+                          f"{th['dice']:.3f}", fontsize=10)
+        return {"thresholds": th, "at_threshold": at}
+
+
+def imbalance_figure(**state):
+    """The figure of one state (the book shows the default state as a static image)."""
+    return ImbalanceExplorer(**state).fig
+
+
+def imbalance_explorer(**state):
+    """An ipywidgets explorer: sliders for the foreground fraction, class weight, threshold, separation."""
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    ex = ImbalanceExplorer(**state)
+    plt.close(ex.fig)
+    s = ex.state
+    controls = {
+        "foreground": W.FloatLogSlider(value=s["foreground"], base=10, min=-3, max=np.log10(0.5), step=0.01,
+                                       description="foreground π", readout_format=".3f"),
+        "weight": W.FloatLogSlider(value=s["weight"], base=10, min=-1, max=3, step=0.01,
+                                   description="weight w₁/w₀", readout_format=".3g"),
+        "threshold": W.FloatSlider(value=s["threshold"], min=0.01, max=0.99, step=0.01,
+                                   description="threshold t"),
+        "separation": W.FloatSlider(value=s["separation"], min=0.25, max=3.0, step=0.05,
+                                    description="separation μ"),
+    }
+    out = W.Output()
+
+    def redraw(**values):
+        ex.update(**values)
+        with out:
+            out.clear_output(wait=True)
+            display(ex.fig)
+
+    W.interactive_output(redraw, controls)
+    return W.VBox([W.HBox([controls["foreground"], controls["weight"]]),
+                   W.HBox([controls["threshold"], controls["separation"]]), out])

@@ -1,0 +1,177 @@
+r"""Surrogate-versus-0/1 explorer: how far a differentiable loss is from counting errors.
+
+For one pixel with posterior :math:`\eta = P(Y{=}1\mid x)` and prediction :math:`q \in (0, 1)` the
+*conditional risk* of a loss :math:`\ell` is :math:`C_\ell(q;\eta) = \eta\,\ell(1,q) + (1-\eta)\,\ell(0,q)`.
+The explorer draws, for the losses in :data:`LOSSES`,
+
+1. the loss as a function of the margin :math:`m = \pm z` (:math:`z` the logit; the sign is that of the
+   true class), beside the 0/1 step;
+2. the excess conditional risk :math:`C_\ell(q;\eta) - \min_q C_\ell(q;\eta)` against :math:`q` at the
+   chosen :math:`\eta`, with each minimiser marked: the proper losses put it at :math:`q = \eta`,
+   focal loss between :math:`1/2` and :math:`\eta` (under-confident), hinge at :math:`0` or :math:`1`;
+3. the *calibration function* :math:`\psi(\theta)`: the least excess surrogate risk a prediction on the
+   wrong side of :math:`1/2` must pay when :math:`|2\eta - 1| = \theta` (Bartlett, Jordan and McAuliffe).
+   A loss with :math:`\psi > 0` for :math:`\theta > 0` is classification-calibrated; the excess 0/1
+   risk is then at most :math:`\psi^{-1}` of the excess surrogate risk.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["LOSSES", "margin_loss", "conditional_risk", "minimiser", "calibration_function",
+           "SurrogateExplorer", "surrogate_figure", "surrogate_explorer"]
+
+DEFAULTS = {"eta": 0.8, "gamma": 2.0}
+LOSSES = ("log", "brier", "hinge", "focal")
+_COLORS = {"zero_one": "k", "log": "C0", "brier": "C2", "hinge": "C1", "focal": "C3"}
+_LABELS = {"zero_one": "0/1", "log": "log-loss (cross-entropy)", "brier": "Brier (squared)",
+           "hinge": "hinge", "focal": "focal"}
+_Q = np.linspace(1e-4, 1 - 1e-4, 2001)        # prediction grid
+_ETA = np.linspace(0.5, 1.0, 101)[1:-1]       # posterior grid for the calibration function
+
+
+def _loss_pair(name, q, gamma):
+    """(loss when y = 1, loss when y = 0) at prediction q."""
+    q = np.asarray(q, dtype=float)
+    if name == "log":
+        return -np.log(q), -np.log1p(-q)
+    if name == "brier":
+        return (1 - q) ** 2, q ** 2
+    if name == "hinge":                       # on the score f = 2q - 1 in [-1, 1]
+        f = 2 * q - 1
+        return np.maximum(0, 1 - f), np.maximum(0, 1 + f)
+    if name == "focal":
+        return -(1 - q) ** gamma * np.log(q), -(q ** gamma) * np.log1p(-q)
+    if name == "zero_one":                    # predict 1 iff q > 1/2
+        return (q <= 0.5).astype(float), (q > 0.5).astype(float)
+    raise ValueError(f"loss must be one of {LOSSES + ('zero_one',)}, got {name!r}")
+
+
+def margin_loss(name, margin, gamma=2.0):
+    r"""Loss of a correct-class margin :math:`m` (logit times :math:`\pm 1`), scaled to equal 1 at :math:`m = 0`.
+
+    Example:
+        >>> float(margin_loss("log", 0.0)), float(margin_loss("zero_one", -1.0))
+        (1.0, 1.0)
+    """
+    m = np.asarray(margin, dtype=float)
+    q = 1.0 / (1.0 + np.exp(-np.clip(m, -50, 50)))           # probability of the true class
+    if name == "zero_one":
+        return (m <= 0).astype(float)
+    if name == "hinge":
+        return np.maximum(0, 1 - m)
+    y1, _ = _loss_pair(name, q, gamma)
+    scale, _ = _loss_pair(name, 0.5, gamma)
+    return y1 / scale
+
+
+def conditional_risk(name, q, eta, gamma=2.0):
+    r""":math:`C_\ell(q;\eta) = \eta\,\ell(1,q) + (1-\eta)\,\ell(0,q)` (arrays broadcast)."""
+    l1, l0 = _loss_pair(name, q, gamma)
+    return eta * l1 + (1 - eta) * l0
+
+
+def minimiser(name, eta, gamma=2.0):
+    """Minimiser over the grid of q of the conditional risk (exact to the grid spacing 5e-4)."""
+    return float(_Q[np.argmin(conditional_risk(name, _Q, eta, gamma))])
+
+
+def calibration_function(name, gamma=2.0):
+    r"""(:math:`\theta`, :math:`\psi(\theta)`) on a grid: the least excess conditional risk of a
+    prediction on the wrong side of 1/2, at :math:`\eta = (1+\theta)/2`."""
+    risk = conditional_risk(name, _Q[None, :], _ETA[:, None], gamma)
+    best = risk.min(axis=1)
+    wrong = risk[:, _Q <= 0.5].min(axis=1)
+    return 2 * _ETA - 1, wrong - best
+
+
+class SurrogateExplorer:
+    """Three panels for one (eta, gamma), updated in place by :meth:`update`."""
+
+    def __init__(self, **state):
+        import matplotlib.pyplot as plt
+        self.state = dict(DEFAULTS)
+        self.fig, (self.ax_m, self.ax_q, self.ax_p) = plt.subplots(1, 3, figsize=(12, 3.6),
+                                                                   constrained_layout=True)
+        m = np.linspace(-3, 3, 601)
+        self.margin_lines = {}
+        for name in ("zero_one",) + LOSSES:
+            self.margin_lines[name], = self.ax_m.plot(m, margin_loss(name, m, 2.0), color=_COLORS[name],
+                                                      label=_LABELS[name], lw=2 if name == "zero_one" else 1.3)
+        self.ax_m.set(xlabel="margin $m$ of the true class (logit)", ylabel="loss (1 at $m=0$)", ylim=(0, 4))
+        self.ax_m.legend(fontsize=8)
+        self.risk_lines, self.min_dots = {}, {}
+        for name in ("zero_one",) + LOSSES:
+            self.risk_lines[name], = self.ax_q.plot(_Q, 0 * _Q, color=_COLORS[name],
+                                                    lw=2 if name == "zero_one" else 1.3)
+            if name != "zero_one":
+                self.min_dots[name], = self.ax_q.plot([0.5], [0], "o", color=_COLORS[name], ms=6)
+        self.eta_line = self.ax_q.axvline(0.8, color="0.5", ls=":", label=r"$q=\eta$")
+        self.ax_q.set(xlabel="prediction $q$", ylabel=r"excess risk $C(q;\eta)-\min_q C$", xlim=(0, 1),
+                      ylim=(0, 1.5))
+        self.ax_q.legend(fontsize=8, loc="upper center")
+        self.psi_lines = {}
+        for name in LOSSES:
+            self.psi_lines[name], = self.ax_p.plot([], [], color=_COLORS[name], label=_LABELS[name])
+        self.ax_p.plot([0, 1], [0, 1], color="k", lw=1, ls="--", label=r"0/1: $\psi(\theta)=\theta$")
+        self.theta_line = self.ax_p.axvline(0.6, color="0.5", ls=":")
+        self.ax_p.set(xlabel=r"$\theta = |2\eta-1|$ (excess 0/1 risk of a wrong decision)",
+                      ylabel=r"$\psi(\theta)$", xlim=(0, 1), ylim=(0, 1.2))
+        self.ax_p.legend(fontsize=8, loc="upper left")
+        self._gamma = None
+        self.update(**state)
+
+    def update(self, **state) -> dict:
+        """Recompute for ``eta`` and ``gamma``; return the minimisers of the conditional risks."""
+        unknown = set(state) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown explorer parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+        self.state.update(state)
+        eta, gamma = float(self.state["eta"]), float(self.state["gamma"])
+        if gamma != self._gamma:               # the gamma-dependent curves only when gamma moves
+            self.margin_lines["focal"].set_ydata(margin_loss("focal", self.margin_lines["focal"].get_xdata(), gamma))
+            for name in LOSSES:
+                theta, psi = calibration_function(name, gamma)
+                self.psi_lines[name].set_data(theta, psi)
+            self._gamma = gamma
+        mins = {}
+        for name, line in self.risk_lines.items():
+            r = conditional_risk(name, _Q, eta, gamma)
+            line.set_ydata(r - r.min())
+            if name != "zero_one":
+                mins[name] = float(_Q[np.argmin(r)])
+                self.min_dots[name].set_data([mins[name]], [0.0])
+        self.eta_line.set_xdata([eta, eta])
+        self.theta_line.set_xdata([abs(2 * eta - 1)] * 2)
+        self.ax_q.set_title(rf"$\eta={eta:.2f}$, focal $\gamma={gamma:.2g}$: minimisers "
+                            + ", ".join(f"{k} {v:.3f}" for k, v in mins.items()), fontsize=9)
+        return mins
+
+
+def surrogate_figure(**state):
+    """The figure of one state (the book shows the default state as a static image)."""
+    return SurrogateExplorer(**state).fig
+
+
+def surrogate_explorer(**state):
+    """An ipywidgets explorer with sliders for the posterior eta and the focal exponent gamma."""
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    ex = SurrogateExplorer(**state)
+    plt.close(ex.fig)
+    controls = {"eta": W.FloatSlider(value=ex.state["eta"], min=0.01, max=0.99, step=0.01,
+                                     description="posterior η"),
+                "gamma": W.FloatSlider(value=ex.state["gamma"], min=0.0, max=5.0, step=0.25,
+                                       description="focal γ")}
+    out = W.Output()
+
+    def redraw(**values):
+        ex.update(**values)
+        with out:
+            out.clear_output(wait=True)
+            display(ex.fig)
+
+    W.interactive_output(redraw, controls)
+    return W.VBox([W.HBox(list(controls.values())), out])
