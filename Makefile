@@ -27,7 +27,7 @@ unit: env
 	$(PY) -m pytest -q -n 2 tests
 
 notebooks: env
-	$(PY) -m pytest -q --nbval notebooks --sanitize-with notebooks/sanitize.cfg -p no:randomly
+	$(PY) -m pytest -q -p no:randomly --nbval notebooks --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 browser-check: book
 	$(PY) -m segmath._book check

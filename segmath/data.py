@@ -31,6 +31,8 @@ KINDS = ("disk", "ellipse", "polygon", "blob", "mixed")
 # Mean intensity / colour of each class before blur and noise: background dark, objects brighter.
 _PALETTE = np.array([[0.15, 0.15, 0.15], [0.85, 0.35, 0.30], [0.30, 0.80, 0.35], [0.30, 0.40, 0.90],
                      [0.90, 0.85, 0.25], [0.75, 0.35, 0.85], [0.30, 0.85, 0.85], [0.60, 0.60, 0.60]])
+# Grey levels (channels=1): distinct for every class, so intensity alone can tell the classes apart.
+_GREY = np.array([0.15, 0.50, 0.80, 0.32, 0.65, 0.95, 0.42, 0.72])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -139,12 +141,11 @@ def _smallest(score, k, taken, r):
 # rendering
 
 def _render(labels, r, *, channels, noise, blur, contrast=1.0):
-    """Class-wise palette (greyscale: the palette's mean) -> Gaussian blur -> Gaussian noise."""
-    pal = _PALETTE[np.arange(labels.max() + 1) % len(_PALETTE)]
+    """Class-wise colour (or grey level) -> Gaussian blur -> Gaussian noise."""
+    k = np.arange(labels.max() + 1)
+    pal = _GREY[k % len(_GREY), None] if channels == 1 else _PALETTE[k % len(_PALETTE)]
     base = 0.15 + contrast * (pal - 0.15)
-    img = np.moveaxis(base[labels], -1, 1)             # (N, 3, H, W)
-    if channels == 1:
-        img = img.mean(axis=1, keepdims=True)
+    img = np.moveaxis(base[labels], -1, 1)             # (N, channels, H, W)
     if blur > 0:
         img = ndimage.gaussian_filter(img, sigma=(0, 0, blur, blur))
     if noise > 0:

@@ -155,25 +155,23 @@ def evaluate(logits, labels):
     Each metric is the catalogue metric of the hard prediction (arg-max; threshold 0.5 for one
     sigmoid channel) per image and foreground class (class 0, the background, is left out), then the
     mean over the (image, class) pairs where it is defined (the catalogue's ``empty="skip"``: e.g.
-    recall is undefined on an image without that class).  HD95 is undefined when the prediction or
-    the target is empty; the fraction of such (image, class) pairs is ``hd95_missing``.
+    recall is undefined on an image without that class).  HD95 follows :func:`segmath.hd95`'s
+    defaults: the largest distance in the image (its diagonal) when exactly one of prediction and
+    target is empty, so a missed object is penalised rather than dropped.
     """
     import segmath
     labels = torch.as_tensor(labels)
     out = {}
     for name, mid in METRICS.items():
-        table = _per_image_class(segmath.get(mid).fn, logits, labels)[:, 1:]
-        ok = torch.isfinite(table)
+        fn = segmath.get(mid).fn
         if name == "hd95":
-            out["hd95_missing"] = float((~ok).double().mean())
+            table = fn(logits, labels, reduction="none")                 # (N, C - 1), background excluded
+        else:
+            table = fn(logits, labels, average="none", aggregate="none")[:, 1:]
+        table = torch.as_tensor(table).double()
+        ok = ~torch.isnan(table)
         out[name] = float(table[ok].mean()) if bool(ok.any()) else float("nan")
     return out
-
-
-def _per_image_class(fn, logits, labels):
-    """(N, C) metric values (NaN where undefined), as float64."""
-    v = fn(logits, labels, average="none", aggregate="none")
-    return torch.as_tensor(v).double()
 
 
 # ----------------------------------------------------------------------------------------------

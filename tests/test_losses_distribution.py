@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 import segmath
 import segmath.losses.distribution as dist
-from conftest import to_torch
+from oracles import smp_losses
 from segmath.primitives.select import topk_mask
 
 RNG = np.random.default_rng(12345)
@@ -148,6 +148,10 @@ def test_bce_rejects_labels_for_multilabel_and_bad_pos_weight():
         segmath.binary_cross_entropy(x, y)
     with pytest.raises(ValueError, match="pos_weight"):
         segmath.binary_cross_entropy(x, torch.zeros_like(x), pos_weight=-1.0)
+    with pytest.raises(ValueError, match="activation"):
+        segmath.binary_cross_entropy(x, torch.zeros_like(x), activation="softmax")
+    close(segmath.binary_cross_entropy(x, torch.zeros_like(x), activation=None),
+          segmath.binary_cross_entropy(x, torch.zeros_like(x)))
 
 
 # -- focal loss ---------------------------------------------------------------
@@ -173,6 +177,20 @@ def test_focal_sigmoid_matches_monai_and_lin(shape, gamma, alpha):
     # means: MONAI averages over channels too, we sum them
     close(segmath.focal(x, t, gamma=gamma, alpha=alpha, activation="sigmoid"),
           shape[1] * FocalLoss(gamma=gamma, alpha=alpha)(x, t).double(), tol=2e-6)
+
+
+def test_focal_sigmoid_matches_smp():
+    """smp's FocalLoss: multilabel = mean over channels of per-channel means; binary drops ignored pixels."""
+    FocalLoss = smp_losses().FocalLoss
+    x, _ = case((2, 3, 5, 6))
+    t = torch.from_numpy((RNG.random(x.shape) < 0.3).astype(float))
+    ref = FocalLoss("multilabel", alpha=0.25, gamma=2.0)(x, t)
+    close(segmath.focal(x, t, gamma=2.0, alpha=0.25, activation="sigmoid"), 3 * ref)
+    xb, _ = case((2, 1, 5, 6), seed=1)
+    y = torch.from_numpy(np.random.default_rng(2).integers(0, 2, size=(2, 5, 6)))
+    y[0, 0] = -1
+    ref = FocalLoss("binary", alpha=0.6, gamma=1.0, ignore_index=-1)(xb, y[:, None])
+    close(segmath.focal(xb, y, gamma=1.0, alpha=0.6, ignore_index=-1), ref)
 
 
 def test_focal_sigmoid_matches_torchvision_when_available():

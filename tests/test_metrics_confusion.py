@@ -150,3 +150,15 @@ def test_bad_input_is_rejected_with_the_argument_named():
     multi_hot = np.ones_like(x)
     _raises(ValueError, "target", segmath.iou, x, multi_hot)                       # not one-hot
     _raises(ValueError, "input", segmath.iou, pred[0, 0], y[0, 0], num_classes=4)  # no spatial axis
+
+
+def test_same_values_with_value_checks_off():
+    x, y = make_case(7, ignore_index=255)
+    xt, yt = to_torch((x, y))
+    ref = [segmath.mean_iou(xt, yt, ignore_index=255), segmath.mcc(xt, yt, ignore_index=255),
+           segmath.expected_calibration_error(xt, yt, ignore_index=255)]
+    with segmath.value_checks(False):
+        got = [segmath.mean_iou(xt, yt, ignore_index=255), segmath.mcc(xt, yt, ignore_index=255),
+               segmath.expected_calibration_error(xt, yt, ignore_index=255)]
+    for a, b in zip(got, ref):
+        torch.testing.assert_close(a, b)

@@ -1,7 +1,6 @@
 """Streaming confusion state: batches, merge and distributed sync equal the one-shot functions."""
 import numpy as np
 import pytest
-import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 

@@ -1,67 +1,15 @@
-"""segmath against torchmetrics where the definitions coincide.
-
-torchmetrics 1.9 imports torchvision at package import; the PyPI torchvision wheel here does
-not match the CPU torch build (``torchvision::nms`` is missing), so torchmetrics is imported
-with a stand-in torchvision that is removed again right after.  Only classification and
-segmentation metrics are used, which do not touch torchvision.
-"""
-import importlib.abc
-import importlib.machinery
-import sys
-import types
-
+"""segmath against torchmetrics where the definitions coincide (classification and segmentation metrics)."""
 import numpy as np
 import pytest
 import torch
+from torchmetrics import classification as tmc
+from torchmetrics import segmentation as tmseg
+from torchmetrics.functional import segmentation as tms
 
 import segmath
 from conftest import to_torch
 from test_metrics_confusion import make_case
 
-
-class _Stub(types.ModuleType):
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return _Stub(f"{self.__name__}.{name}")
-
-    def __call__(self, *args, **kwargs):
-        return None
-
-
-class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, name, path, target=None):
-        if name == "torchvision" or name.startswith("torchvision."):
-            return importlib.machinery.ModuleSpec(name, self, is_package=True)
-        return None
-
-    def create_module(self, spec):
-        return _Stub(spec.name)
-
-    def exec_module(self, module):
-        module.__path__ = []
-
-
-def _import_torchmetrics():
-    try:
-        import torchmetrics  # noqa: F401
-    except Exception:
-        for key in [k for k in sys.modules if k.split(".")[0] in ("torchmetrics", "torchvision")]:
-            del sys.modules[key]
-        finder = _StubFinder()
-        sys.meta_path.insert(0, finder)
-        try:
-            import torchmetrics  # noqa: F401
-        finally:
-            sys.meta_path.remove(finder)
-            for key in [k for k in sys.modules if k.split(".")[0] == "torchvision"]:
-                del sys.modules[key]
-    from torchmetrics import classification
-    from torchmetrics.functional import segmentation
-    return classification, segmentation
-
-
-tmc, tms = _import_torchmetrics()
 C = 4
 
 
@@ -93,6 +41,16 @@ def test_image_iou_matches_torchmetrics_segmentation_mean_iou():
     torch.testing.assert_close(ours.nan_to_num(-1.0).float(), ref.float())
     ref_mean = tms.mean_iou(pred, yt, num_classes=C, input_format="index")
     torch.testing.assert_close(segmath.mean_iou(pred, yt, num_classes=C, aggregate="none").float(), ref_mean.float())
+
+
+def test_per_class_image_mean_matches_torchmetrics_mean_iou_class():
+    x, y = make_case(27, n=5, spatial=(8, 9))
+    pred, yt = torch.from_numpy(x.argmax(1)), torch.from_numpy(y)
+    metric = tmseg.MeanIoU(num_classes=C, per_class=True, input_format="index")
+    metric.update(pred[:2], yt[:2])
+    metric.update(pred[2:], yt[2:])
+    ours = segmath.iou(pred, yt, num_classes=C, average="none", aggregate="image")
+    torch.testing.assert_close(ours.float(), metric.compute().float())
 
 
 def test_dice_matches_torchmetrics_dice_score_per_sample():

@@ -20,7 +20,7 @@ from .surface import _COMMON_ARGS, _example_surface, check_empty, class_masks, c
 
 def _pixels(m, ratio):
     """``ratio`` times the image diagonal in pixels, rounded, at least 1 (the boundary-IoU API's rule)."""
-    return max(1, int(round(ratio * math.sqrt(sum(n * n for n in m.spatial)))))
+    return max(1, int(round(ratio * math.sqrt(sum(n * n for n in m.image)))))
 
 
 def inner_band(m, mask, width):
@@ -117,7 +117,7 @@ def boundary_f1(input, target, *, tolerance=None, tolerance_ratio=0.0075, spacin
                     include_background=include_background, spacing=spacing)
     if tolerance is None:
         check_scalar(tolerance_ratio, "tolerance_ratio", low=0)
-        tolerance = tolerance_ratio * math.sqrt(sum((n * s) ** 2 for n, s in zip(m.spatial, m.spacing)))
+        tolerance = tolerance_ratio * math.sqrt(sum((n * s) ** 2 for n, s in zip(m.image, m.spacing)))
     check_scalar(tolerance, "tolerance", low=0)
     xp = m.xp
     bp, bt, to_true, to_pred = surfaces(m, connectivity)

@@ -178,15 +178,15 @@ def _example_bce(seed):
                   r" + (1-y_{ic})\log(1-\sigma(x_{ic}))\right]",
           theorems=("verify_log_loss_proper",), tags=("binary", "multi-label", "soft-target"))
 def binary_cross_entropy(input, target, *, weight=None, pos_weight=None, ignore_index=None, from_logits=True,
-                         reduction="mean"):
+                         activation="sigmoid", reduction="mean"):
     r"""Binary cross-entropy with a sigmoid on every channel (binary or multi-label).
 
     .. math:: \ell_{ic} = -w_c\left[\rho_c\, y_{ic}\log p_{ic} + (1-y_{ic})\log(1-p_{ic})\right],
               \qquad p_{ic} = \sigma(x_{ic}),
 
     averaged over every counted element (pixel and channel), as
-    ``torch.nn.functional.binary_cross_entropy_with_logits``.  ``log p`` and ``log(1-p)`` are
-    log-sigmoids of :math:`\pm x`, finite for any logit.
+    ``torch.nn.functional.binary_cross_entropy_with_logits``.  From logits it is evaluated as
+    :math:`(1-y)\,x + (\rho y + 1 - y)\,\mathrm{softplus}(-x)` (as torch does), finite for any logit.
 
     Args:
         input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``); ``C = 1`` is
@@ -197,6 +197,7 @@ def binary_cross_entropy(input, target, *, weight=None, pos_weight=None, ignore_
         pos_weight: :math:`\rho_c`, a number or ``(C,)``: the weight of the positive term
             (``> 1`` raises recall).
         ignore_index: label value excluded from the loss and the count (label targets only).
+        activation: ``"sigmoid"`` (or ``None``); accepted for a uniform signature, a softmax is refused.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, C, *spatial)``).
 
     Example:
@@ -205,15 +206,18 @@ def binary_cross_entropy(input, target, *, weight=None, pos_weight=None, ignore_
         >>> round(float(segmath.binary_cross_entropy(x, y)), 6)  # log 2
         0.693147
     """
+    check_choice(activation, "activation", (None, "sigmoid"))
     pair = make_pair(input, target, from_logits=from_logits, activation="sigmoid", ignore_index=ignore_index)
     xp, n, c = pair.xp, pair.batch, pair.num_classes
     w = check_weight(weight, c, pair.input)
     rho = _check_pos_weight(pos_weight, c, pair.input)
     y = pair.dense
-    pos = y * pair.log_prob()
-    if rho is not None:
-        pos = pos * xp.reshape(rho, (1, -1, 1))
-    per = -(pos + (1.0 - y) * pair.log_one_minus_prob())
+    rho_y = y if rho is None else xp.reshape(rho, (1, -1, 1)) * y
+    if from_logits:
+        # -log p = softplus(-x) and -log(1 - p) = x + softplus(-x): one transcendental pass
+        per = (1.0 - y) * pair.input + (rho_y + 1.0 - y) * P.softplus(-pair.input)
+    else:
+        per = -(rho_y * pair.log_prob() + (1.0 - y) * pair.log_one_minus_prob())
     if w is not None:
         per = per * xp.reshape(w, (1, -1, 1))
     # (N, C*S): with C = 1 this is (N, S) and the label mask applies directly

@@ -9,9 +9,9 @@ empty prediction.  ``empty`` says what an undefined value becomes:
 
 * ``"skip"`` (default): NaN in per-item output (``average="none"`` or
   ``aggregate="none"``) and left out of every mean; if nothing is left, NaN.  A class
-  absent from an image neither rewards nor punishes it.  This is torchmetrics'
-  ``MeanIoU`` (it averages over the (image, class) pairs with a non-empty union),
-  scikit-learn's ``zero_division=np.nan`` and mmsegmentation's ``nanmean``.
+  absent from an image neither rewards nor punishes it.  torchmetrics' ``MeanIoU`` (1.9)
+  also leaves empty unions out, as do scikit-learn's ``zero_division=np.nan`` and
+  mmsegmentation's ``nanmean``.
 * ``"zero"``: the undefined value is 0, so absent classes pull the mean down.  This is
   scikit-learn's default (``zero_division="warn"``) and the behaviour of old torchmetrics
   ``MeanIoU`` that users reported as a bug (torchmetrics #2866).
@@ -37,8 +37,11 @@ class), then the mean over images — the DESIGN default and Wang et al.'s
 images (their mean is :math:`\mathrm{mIoU}^C`).  ``"dataset"``: counts summed over all
 images first, then one ratio — the Cityscapes / PASCAL VOC / mmsegmentation dataset mIoU
 (:math:`\mathrm{mIoU}^D`).  ``"none"``: the per-image values themselves, ``(N,)`` or
-``(N, C)``.  torchmetrics' ``MeanIoU`` is the per-image mean, **not** the dataset mIoU
-(torchmetrics #2558); the two can rank methods differently.
+``(N, C)``.  torchmetrics' ``MeanIoU`` is **not** the dataset mIoU (torchmetrics #2558):
+its functional ``mean_iou`` returns per-image values (``aggregate="none"``), the class
+with ``per_class=True`` the per-class means over images (``aggregate="image",
+average="none"``), and with ``per_class=False`` the mean over all (image, class) pairs
+with a non-empty union, a third aggregation.  They can rank methods differently.
 """
 from __future__ import annotations
 

@@ -40,6 +40,7 @@ from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
 from ..pair import make_pair
+from ..primitives.argmax import max_class
 from ..validation import check_choice, check_scalar
 from .average import check_options, over_images, ratio
 
@@ -76,8 +77,7 @@ def _confidence(pair):
     xp, p = pair.xp, P.detach(pair.prob)
     if pair.num_classes == 1:
         return p[:, 0, :], pair.dense[:, 0, :]
-    pred = xp.argmax(p, axis=1)
-    conf = xp.max(p, axis=1)
+    conf, pred = max_class(p)
     if pair.labels is not None:
         return conf, xp.astype(pred == pair.labels, p.dtype)
     return conf, P.gather_class(pair.dense, pred)   # soft targets: the probability the arg-max is right

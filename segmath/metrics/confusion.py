@@ -32,6 +32,7 @@ from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
 from ..pair import make_pair
+from ..primitives.argmax import argmax_class
 from ..validation import (check_array, check_choice, check_ignore_index, check_labels, check_same_kind,
                           check_scalar, value_checks_enabled)
 
@@ -99,7 +100,7 @@ def _from_scores(input, target, num_classes, ignore_index, from_logits, threshol
         pred = xp.astype(pair.input[:, 0, :] > cut, xp.int64)
         true = xp.astype(pair.dense[:, 0, :] > 0.5, xp.int64)
     else:
-        pred = xp.argmax(pair.input, axis=1)
+        pred = argmax_class(pair.input)
         true = pair.labels if pair.labels is not None else _onehot_labels(xp, pair.dense, "target")
     return Hard(xp=xp, pred=xp.astype(pred, xp.int64), true=true, valid=pair.valid, num_classes=k,
                 dtype=pair.input.dtype, spatial=pair.spatial)
@@ -109,7 +110,7 @@ def _onehot_labels(xp, dense, name):
     """(N, C, S) one-hot in {0, 1} -> (N, S) labels; each pixel must have exactly one 1."""
     if value_checks_enabled() and bool(xp.any(xp.sum(dense, axis=1) != 1)):
         raise ValueError(f"{name} of per-class shape must be one-hot: exactly one 1 per pixel")
-    return xp.astype(xp.argmax(dense, axis=1), xp.int64)
+    return argmax_class(dense)
 
 
 def _from_labels(input, target, num_classes, ignore_index):

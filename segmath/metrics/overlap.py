@@ -108,9 +108,9 @@ def mean_iou(input, target, *, num_classes=None, ignore_index=None, from_logits=
 
     ``aggregate="dataset"`` sums the confusion counts over all images first: the benchmark
     mIoU of PASCAL VOC, Cityscapes and mmsegmentation.  ``aggregate="image"`` (default)
-    averages per-image mIoU over images (Wang et al. 2023's :math:`\mathrm{mIoU}^I`, the
-    value torchmetrics' ``MeanIoU`` reports); the two differ and can rank methods
-    differently.  With ``empty="skip"``, :math:`\mathcal C` holds the classes with a
+    averages per-image mIoU over images (Wang et al. 2023's :math:`\mathrm{mIoU}^I`); the
+    two differ and can rank methods differently.  torchmetrics' ``MeanIoU`` is neither
+    (see :mod:`segmath.metrics.average`).  With ``empty="skip"``, :math:`\mathcal C` holds the classes with a
     non-empty union.
 
     Args:

@@ -14,7 +14,10 @@ elsewhere.  The first axis is a 1-D nearest-zero scan (``cummax``/``cummin`` of 
 indices of zeros, both directions).  Every later axis is a min-plus transform along
 lines, solved exactly by one of two algorithms, both batched over all lines at once:
 
-* ``"envelope"`` (CPU default): Felzenszwalb–Huttenlocher's lower envelope of
+* ``"sweep"`` (CPU default): the same lower envelope with every line inserting site
+  ``q`` at step ``q`` (column slices, no gathers for pushes); pops repeat while any line
+  still pops, a one-bool read per round that costs nothing on the CPU.
+* ``"envelope"``: Felzenszwalb–Huttenlocher's lower envelope of
   parabolas, written as a fixed-length state machine: each step either pushes the next
   parabola or pops the top of the stack, so ``2 n`` vectorised steps finish every line
   without a data-dependent ``while`` (no sync).  The envelope is then queried with one
@@ -113,7 +116,7 @@ def _edt_torch(mask, spacing, ndim, method, dtype=None):
     batch, spatial = _split(tuple(mask.shape), ndim)
     dtype = _result_dtype(mask) if dtype is None else dtype
     if method == "auto":
-        method = "envelope" if mask.device.type == "cpu" else "bisect"
+        method = "sweep" if mask.device.type == "cpu" else "bisect"
     inside = (mask != 0).reshape((-1,) + spatial)
     f = _scan_last_axis(inside, float(spacing[-1]), dtype)          # squared 1-D distances
     for axis in range(ndim - 1):                                     # the remaining axes
@@ -142,8 +145,57 @@ def _along_axis(f, axis, weight, method):
     moved = f.movedim(axis, -1)
     shape = moved.shape
     lines = moved.reshape(-1, shape[-1])
-    solve = _envelope if method == "envelope" else _bisect
+    solve = {"envelope": _envelope, "bisect": _bisect, "sweep": _sweep}[method]
     return solve(lines, weight).reshape(shape).movedim(-1, axis)
+
+
+def _sweep(f, w):
+    """CPU variant of :func:`_envelope`: every line inserts site ``q`` at the same step.
+
+    Site values are then plain column slices (no gather) and a push needs no re-read of
+    the top; only pops re-read it.  The pop loop runs while any line still pops, which
+    reads one bool back per round: free on the CPU (the only device it is used on), and
+    the reason the accelerator default is ``"bisect"``.
+    """
+    torch = _torch()
+    lines, n = f.shape
+    dev, dt = f.device, f.dtype
+    ft = f.t().contiguous()                                          # (n, L): site q is row q
+    pos = torch.arange(n, device=dev, dtype=dt)
+    gt = ft + (w * pos * pos)[:, None]
+    site = torch.full((n + 1, lines), -1.0, dtype=dt, device=dev)
+    height = torch.zeros((n + 1, lines), dtype=dt, device=dev)
+    start = torch.full((n + 1, lines), -math.inf, dtype=dt, device=dev)
+    k = torch.full((1, lines), -1, dtype=torch.int64, device=dev)
+    top_site, top_height, top_start = site[:1].clone(), height[:1].clone(), start[:1].clone()
+    two_w = 2.0 * w
+    for q in range(n):
+        gq = gt[q:q + 1]
+        usable = gq < math.inf
+        while True:
+            s = (gq - top_height) / (two_w * (q - top_site))
+            pop = usable & (s <= top_start)
+            if not bool(pop.any()):
+                break
+            k = k - pop.long()
+            kc = k.clamp(min=0)
+            top_site, top_height, top_start = site.gather(0, kc), height.gather(0, kc), start.gather(0, kc)
+        k = k + usable.long()
+        s = s.masked_fill(k == 0, -math.inf)
+        slot = n + (k - n) * usable.long()                            # row n for lines not pushing
+        site.scatter_(0, slot, torch.full_like(s, float(q)))
+        height.scatter_(0, slot, gq)
+        start.scatter_(0, slot, s)
+        top_site = torch.where(usable, float(q), top_site)
+        top_height = torch.where(usable, gq, top_height)
+        top_start = torch.where(usable, s, top_start)
+    rows = torch.arange(1, n + 1, device=dev)[:, None]
+    bounds = start[1:].masked_fill(rows > k, math.inf).t().contiguous()
+    query = pos.expand(lines, n).contiguous()
+    which = torch.searchsorted(bounds, query, side="left").clamp(max=n - 1)
+    nearest = site.t().gather(1, which)
+    out = f.gather(1, nearest.clamp(min=0).long()) + w * (query - nearest) ** 2
+    return out.masked_fill(k.t() < 0, math.inf)
 
 
 def _envelope(f, w):

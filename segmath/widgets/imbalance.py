@@ -16,11 +16,13 @@ iteration :math:`t \leftarrow F(t)/2`).
 """
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from scipy.special import logit, ndtr
 
 __all__ = ["expected_counts", "expected_metrics", "bayes_thresholds", "ImbalanceExplorer",
-           "imbalance_figure", "imbalance_explorer"]
+           "imbalance_figure", "imbalance_explorer", "FastRenderer"]
 
 DEFAULTS = {"foreground": 0.05, "weight": 1.0, "threshold": 0.5, "separation": 1.25}
 _GRID = np.linspace(0.002, 0.998, 499)   # thresholds on eta for the metric curves
@@ -101,6 +103,54 @@ _MARKS = (("accuracy", "accuracy: 1/2", "C0"), ("weighted_ce", "weighted CE: $w_
           ("balanced_accuracy", r"balanced acc.: $\pi$", "C2"), ("dice", "Dice: $F^*/2$", "C3"))
 
 
+def new_figure(pyplot: bool, **kwargs):
+    """A figure managed by pyplot (shown by ``plt.show()`` in the book) or a bare Agg figure (widgets)."""
+    if pyplot:
+        import matplotlib.pyplot as plt
+        return plt.figure(**kwargs)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(dpi=72, **kwargs)      # a live frame: fewer pixels to draw and encode than the book's figure
+    FigureCanvasAgg(fig)
+    return fig
+
+
+class FastRenderer:
+    """Renders an explorer's frames by blitting: axes, ticks and legends are drawn once, and each frame
+    redraws only the artists a callback changes, then encodes a PNG (what the ipywidgets ``Image`` shows).
+
+    Axis limits must not change between frames (the explorers keep them fixed).
+    """
+
+    def __init__(self, fig, artists):
+        self.fig, self.artists = fig, list(artists)
+        fig.canvas.draw()                       # settle the layout, then freeze it
+        fig.set_layout_engine("none")
+        for a in self.artists:
+            a.set_animated(True)
+        fig.canvas.draw()                       # the static background, without the animated artists
+        self.background = fig.canvas.copy_from_bbox(fig.bbox)
+
+    def png(self) -> bytes:
+        from PIL import Image
+        canvas = self.fig.canvas
+        canvas.restore_region(self.background)
+        for a in self.artists:
+            self.fig.draw_artist(a)
+        buf = io.BytesIO()
+        Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(buf, format="png", compress_level=1)
+        return buf.getvalue()
+
+
+def widget_frame(explorer, renderer, image_widget):
+    """The callback body shared by the explorers: recompute, redraw the changed artists, show the PNG."""
+    def callback(**values):
+        result = explorer.update(**values)
+        image_widget.value = renderer.png()
+        return result
+    return callback
+
+
 class ImbalanceExplorer:
     """A two-panel figure of one state, updated in place by :meth:`update` (no new figure per call).
 
@@ -109,15 +159,15 @@ class ImbalanceExplorer:
     :math:`\\eta`, with the four Bayes thresholds marked.
     """
 
-    def __init__(self, **state):
-        import matplotlib.pyplot as plt
+    def __init__(self, pyplot: bool = True, **state):
         self.state = dict(DEFAULTS)
-        self.fig, (self.ax_x, self.ax_t) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+        self.fig = new_figure(pyplot, figsize=(10, 3.8), layout="constrained")
+        self.ax_x, self.ax_t = self.fig.subplots(1, 2)
         self.xs = np.linspace(-5, 5, 401)
         self.fg_line, = self.ax_x.plot([], [], color="C3", label=r"foreground $\pi\,p(x\mid 1)$")
         self.bg_line, = self.ax_x.plot([], [], color="C0", label=r"background $(1-\pi)\,p(x\mid 0)$")
         self.cut = self.ax_x.axvline(0, color="k", lw=1.5, label="decision boundary")
-        self.ax_x.set(xlabel="score $x$", ylabel="density", xlim=(-5, 5))
+        self.ax_x.set(xlabel="score $x$", ylabel="density", xlim=(-5, 5), ylim=(0, 0.42))
         self.ax_x.legend(loc="upper left", fontsize=8)
         self.curves = {k: self.ax_t.plot(_GRID, np.zeros_like(_GRID), color=c, label=lab)[0]
                        for k, lab, c in _CURVES}
@@ -127,7 +177,7 @@ class ImbalanceExplorer:
                       xlim=(0, 1), ylim=(0, 1.02))
         self.ax_t.legend(loc="lower center", fontsize=7, ncol=2)
         self.text = self.ax_t.text(0.99, 0.99, "", ha="right", va="top", fontsize=8, family="monospace",
-                                   transform=self.ax_t.transAxes,
+                                   multialignment="left", transform=self.ax_t.transAxes,
                                    bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.9))
         self.update(**state)
 
@@ -142,7 +192,6 @@ class ImbalanceExplorer:
         norm0 = np.exp(-0.5 * (self.xs + mu) ** 2) / np.sqrt(2 * np.pi)
         self.fg_line.set_data(self.xs, pi * norm)
         self.bg_line.set_data(self.xs, (1 - pi) * norm0)
-        self.ax_x.set_ylim(0, 1.1 * max(pi, 1 - pi) / np.sqrt(2 * np.pi))
         self.cut.set_xdata([(logit(t) - logit(pi)) / (2 * mu)] * 2)
         curves = expected_metrics(_GRID, pi, mu, w)
         for k, line in self.curves.items():
@@ -156,10 +205,15 @@ class ImbalanceExplorer:
                            f"accuracy  {at['accuracy']:.3f}\nbal. acc. {at['balanced_accuracy']:.3f}\n"
                            f"Dice      {at['dice']:.3f} (best {th['dice_max']:.3f})\n"
                            f"recall    {at['recall']:.3f}")
-        self.fig.suptitle(f"foreground fraction {pi:.3g}: accuracy-optimal recall "
+        self.title = self.fig.suptitle(f"foreground fraction {pi:.3g}: accuracy-optimal recall "
                           f"{float(expected_metrics(0.5, pi, mu)['recall']):.2f}, Dice-optimal threshold "
                           f"{th['dice']:.3f}", fontsize=10)
         return {"thresholds": th, "at_threshold": at}
+
+    def dynamic_artists(self) -> list:
+        """The artists :meth:`update` changes (redrawn on every frame of the widget)."""
+        return [self.fg_line, self.bg_line, self.cut, *self.curves.values(), *self.marks.values(), self.chosen,
+                self.text, self.title]
 
 
 def imbalance_figure(**state):
@@ -168,13 +222,15 @@ def imbalance_figure(**state):
 
 
 def imbalance_explorer(**state):
-    """An ipywidgets explorer: sliders for the foreground fraction, class weight, threshold, separation."""
-    import ipywidgets as W
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    """An ipywidgets explorer: sliders for the foreground fraction, class weight, threshold, separation.
 
-    ex = ImbalanceExplorer(**state)
-    plt.close(ex.fig)
+    The returned box has a ``callback`` attribute: the function the sliders call (timed by the tests).
+    """
+    import ipywidgets as W
+
+    ex = ImbalanceExplorer(pyplot=False, **state)
+    image = W.Image(format="png")
+    callback = widget_frame(ex, FastRenderer(ex.fig, ex.dynamic_artists()), image)
     s = ex.state
     controls = {
         "foreground": W.FloatLogSlider(value=s["foreground"], base=10, min=-3, max=np.log10(0.5), step=0.01,
@@ -186,14 +242,8 @@ def imbalance_explorer(**state):
         "separation": W.FloatSlider(value=s["separation"], min=0.25, max=3.0, step=0.05,
                                     description="separation μ"),
     }
-    out = W.Output()
-
-    def redraw(**values):
-        ex.update(**values)
-        with out:
-            out.clear_output(wait=True)
-            display(ex.fig)
-
-    W.interactive_output(redraw, controls)
-    return W.VBox([W.HBox([controls["foreground"], controls["weight"]]),
-                   W.HBox([controls["threshold"], controls["separation"]]), out])
+    W.interactive_output(callback, controls)
+    box = W.VBox([W.HBox([controls["foreground"], controls["weight"]]),
+                  W.HBox([controls["threshold"], controls["separation"]]), image])
+    box.callback = callback
+    return box

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .imbalance import FastRenderer, new_figure, widget_frame
+
 __all__ = ["LOSSES", "margin_loss", "conditional_risk", "minimiser", "calibration_function",
            "SurrogateExplorer", "surrogate_figure", "surrogate_explorer"]
 
@@ -81,18 +83,18 @@ def calibration_function(name, gamma=2.0):
     prediction on the wrong side of 1/2, at :math:`\eta = (1+\theta)/2`."""
     risk = conditional_risk(name, _Q[None, :], _ETA[:, None], gamma)
     best = risk.min(axis=1)
-    wrong = risk[:, _Q <= 0.5].min(axis=1)
+    # the wrong side for eta > 1/2 is q <= 1/2, boundary included (it is where convex risks reach it)
+    wrong = np.minimum(risk[:, _Q < 0.5].min(axis=1), conditional_risk(name, 0.5, _ETA, gamma))
     return 2 * _ETA - 1, wrong - best
 
 
 class SurrogateExplorer:
     """Three panels for one (eta, gamma), updated in place by :meth:`update`."""
 
-    def __init__(self, **state):
-        import matplotlib.pyplot as plt
+    def __init__(self, pyplot: bool = True, **state):
         self.state = dict(DEFAULTS)
-        self.fig, (self.ax_m, self.ax_q, self.ax_p) = plt.subplots(1, 3, figsize=(12, 3.6),
-                                                                   constrained_layout=True)
+        self.fig = new_figure(pyplot, figsize=(12, 3.6), layout="constrained")
+        self.ax_m, self.ax_q, self.ax_p = self.fig.subplots(1, 3)
         m = np.linspace(-3, 3, 601)
         self.margin_lines = {}
         for name in ("zero_one",) + LOSSES:
@@ -143,9 +145,14 @@ class SurrogateExplorer:
                 self.min_dots[name].set_data([mins[name]], [0.0])
         self.eta_line.set_xdata([eta, eta])
         self.theta_line.set_xdata([abs(2 * eta - 1)] * 2)
-        self.ax_q.set_title(rf"$\eta={eta:.2f}$, focal $\gamma={gamma:.2g}$: minimisers "
+        self.title = self.ax_q.set_title(rf"$\eta={eta:.2f}$, focal $\gamma={gamma:.2g}$: minimisers "
                             + ", ".join(f"{k} {v:.3f}" for k, v in mins.items()), fontsize=9)
         return mins
+
+    def dynamic_artists(self) -> list:
+        """The artists :meth:`update` changes (redrawn on every frame of the widget)."""
+        return [self.margin_lines["focal"], *self.risk_lines.values(), *self.min_dots.values(), self.eta_line,
+                *self.psi_lines.values(), self.theta_line, self.title]
 
 
 def surrogate_figure(**state):
@@ -154,24 +161,20 @@ def surrogate_figure(**state):
 
 
 def surrogate_explorer(**state):
-    """An ipywidgets explorer with sliders for the posterior eta and the focal exponent gamma."""
-    import ipywidgets as W
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    """An ipywidgets explorer with sliders for the posterior eta and the focal exponent gamma.
 
-    ex = SurrogateExplorer(**state)
-    plt.close(ex.fig)
+    The returned box has a ``callback`` attribute: the function the sliders call (timed by the tests).
+    """
+    import ipywidgets as W
+
+    ex = SurrogateExplorer(pyplot=False, **state)
+    image = W.Image(format="png")
+    callback = widget_frame(ex, FastRenderer(ex.fig, ex.dynamic_artists()), image)
     controls = {"eta": W.FloatSlider(value=ex.state["eta"], min=0.01, max=0.99, step=0.01,
                                      description="posterior η"),
                 "gamma": W.FloatSlider(value=ex.state["gamma"], min=0.0, max=5.0, step=0.25,
                                        description="focal γ")}
-    out = W.Output()
-
-    def redraw(**values):
-        ex.update(**values)
-        with out:
-            out.clear_output(wait=True)
-            display(ex.fig)
-
-    W.interactive_output(redraw, controls)
-    return W.VBox([W.HBox(list(controls.values())), out])
+    W.interactive_output(callback, controls)
+    box = W.VBox([W.HBox(list(controls.values())), image])
+    box.callback = callback
+    return box

@@ -1,0 +1,122 @@
+"""Distance transform and surface metrics: segmath (pure torch) beside SciPy and MONAI.
+
+Interleaved in one run (each round times every contender once), median of the rounds.
+CPU: ``torch.set_num_threads(2)``; on a CUDA machine pass ``--device cuda`` (MONAI then
+uses cuCIM if installed, SciPy stays on the CPU).
+
+    python benchmarks/distances.py [--rounds 5] [--device cpu] [--out benchmarks/results/distances_cpu.md]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+import numpy as np
+import scipy.ndimage as ndi
+import torch
+
+import segmath
+
+warnings.filterwarnings("ignore")
+
+
+def sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device):
+    sync(device)
+    t = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - t
+
+
+def run(cases, rounds, device):
+    """cases: {row: {contender: fn}} -> {row: {contender: median seconds}}."""
+    for row in cases.values():                      # warm-up (lazy imports, tables, allocators)
+        for fn in row.values():
+            fn()
+    times = {r: {c: [] for c in row} for r, row in cases.items()}
+    for _ in range(rounds):
+        for r, row in cases.items():
+            for c, fn in row.items():
+                times[r][c].append(timed(fn, device))
+    return {r: {c: statistics.median(v) for c, v in row.items()} for r, row in times.items()}
+
+
+def spheres(n=128):
+    z, y, x = np.mgrid[:n, :n, :n]
+    a = (z - 60) ** 2 + (y - 64) ** 2 + (x - 64) ** 2 < 40 ** 2
+    b = (z - 66) ** 2 / 1.2 + (y - 60) ** 2 + (x - 68) ** 2 < 38 ** 2
+    return a, b
+
+
+def build(device):
+    from monai.metrics import (compute_average_surface_distance, compute_hausdorff_distance,
+                               compute_surface_dice)
+    rng = np.random.default_rng(0)
+    img2 = rng.random((1024, 1024)) > 0.001
+    vol3 = rng.random((128, 128, 128)) > 0.0001
+    t2, t3 = torch.from_numpy(img2).to(device), torch.from_numpy(vol3).to(device)
+    a, b = spheres()
+    pred = torch.from_numpy(np.stack([~a, a])[None].astype(np.float32)).to(device)     # scores (arg-max)
+    true = torch.from_numpy(b.astype(np.int64)[None]).to(device)
+    oh_p = pred
+    oh_t = torch.from_numpy(np.stack([~b, b])[None].astype(np.float32)).to(device)
+    cases = {
+        "edt 1024x1024": {"segmath": lambda: segmath.edt(t2),
+                          "SciPy": lambda: ndi.distance_transform_edt(img2)},
+        "edt 128^3": {"segmath": lambda: segmath.edt(t3, ndim=3),
+                      "SciPy": lambda: ndi.distance_transform_edt(vol3)},
+        "hausdorff 128^3": {"segmath": lambda: segmath.hausdorff(pred, true),
+                            "MONAI": lambda: compute_hausdorff_distance(oh_p, oh_t)},
+        "hd95 128^3": {"segmath": lambda: segmath.hd95(pred, true),
+                       "MONAI": lambda: compute_hausdorff_distance(oh_p, oh_t, percentile=95)},
+        "assd 128^3": {"segmath": lambda: segmath.assd(pred, true),
+                       "MONAI": lambda: compute_average_surface_distance(oh_p, oh_t, symmetric=True)},
+        "nsd 128^3": {"segmath": lambda: segmath.nsd(pred, true, tolerance=2.0),
+                      "MONAI": lambda: compute_surface_dice(oh_p, oh_t, [2.0])},
+    }
+    # same answers before timing anything
+    np.testing.assert_allclose(segmath.edt(t2).cpu().numpy(), ndi.distance_transform_edt(img2), rtol=1e-5)
+    checks = [(segmath.hausdorff(pred, true), compute_hausdorff_distance(oh_p, oh_t)),
+              (segmath.assd(pred, true), compute_average_surface_distance(oh_p, oh_t, symmetric=True)),
+              (segmath.nsd(pred, true, tolerance=2.0), compute_surface_dice(oh_p, oh_t, [2.0]))]
+    for ours, ref in checks:
+        np.testing.assert_allclose(float(ours), float(ref), rtol=1e-4)
+    return cases
+
+
+def table(result, device):
+    lines = [f"Device: {device}, torch threads: {torch.get_num_threads()}, torch {torch.__version__}", "",
+             "| case | segmath (ms) | reference | reference (ms) | segmath / reference |",
+             "|---|---:|---|---:|---:|"]
+    for row, times in result.items():
+        ref = [c for c in times if c != "segmath"][0]
+        lines.append(f"| {row} | {times['segmath'] * 1e3:.1f} | {ref} | {times[ref] * 1e3:.1f} | "
+                     f"{times['segmath'] / times[ref]:.2f} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    result = run(build(args.device), args.rounds, args.device)
+    text = table(result, args.device)
+    print(text)
+    out = args.out or f"benchmarks/results/distances_{args.device}.md"
+    with open(out, "w") as fh:
+        fh.write("# Distances: segmath vs SciPy / MONAI\n\n"
+                 "Median of interleaved rounds; `python benchmarks/distances.py`.\n\n" + text + "\n")
+
+
+if __name__ == "__main__":
+    main()

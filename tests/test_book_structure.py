@@ -1,0 +1,210 @@
+"""Fast checks of the book's sources (the full build and the browser check run via `make book` / `make test`).
+
+The toc lists existing files; every chapter has learning goals, exercises with hidden solutions,
+theorems with proofs, verify cells that call existing ``segmath.theory`` functions and assert them,
+figures, and citations that exist in references.bib; the configuration executes with a cache, fails on
+errors and renders math with a local MathJax.  Also unit tests of the generators and the browser check's
+page judge in ``segmath._book`` (no browser needed).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from segmath import _book
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = ["01_counts", "02_balanced", "03_imbalanced", "04_overlap"]
+THEOREM_KINDS = ("theorem", "proposition", "lemma", "corollary")
+BRIEF_VERIFICATIONS = (  # every verify function the chapters 1-4 must show and assert
+    "verify_dice_jaccard_bijection", "verify_dice_jaccard_bounds", "verify_soft_dice_jaccard_algebra",
+    "verify_aggregation_changes_ranking", "verify_tversky_bounds", "verify_no_uniform_ce_weighting",
+    "verify_log_loss_proper", "verify_brier_proper", "verify_weighted_ce_threshold", "verify_f1_threshold",
+    "verify_no_fixed_weight_dice_optimal", "verify_plugin_vs_expected_f1", "verify_focal_underconfident",
+    "verify_calibration_unbiased_volume", "verify_soft_dice_hard_optimum", "verify_soft_dice_gradient_constant",
+    "verify_squared_dice_gradient", "verify_ece_binning_bias")
+
+
+def _text(name):
+    return (ROOT / "book" / f"{name}.md").read_text(encoding="utf-8")
+
+
+def _directives(text, kind):
+    """Bodies of ```{kind} ...``` blocks (first line = argument)."""
+    return re.findall(r"^```\{" + re.escape(kind) + r"\}([^\n]*)\n(.*?)^```\s*$", text, flags=re.M | re.S)
+
+
+def _code_cells(text):
+    return [body for _, body in _directives(text, "code-cell")]
+
+
+def _toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+def test_toc_lists_existing_files():
+    files = _toc_files()
+    assert files[0] == "book/00_preface"
+    for f in files:
+        exists = any((ROOT / f"{f}{ext}").exists() for ext in (".md", ".ipynb"))
+        assert exists or f"{f}.md" in _book.GENERATED, f"_toc.yml lists {f}, which does not exist"
+    for ch in CHAPTERS:
+        assert f"book/{ch}" in files
+
+
+def test_generated_pages_are_listed_and_generate(tmp_path):
+    files = _toc_files()
+    for g in _book.GENERATED:
+        assert g[:-3] in files
+    cat, missing = _book.catalogue_page()
+    import segmath
+    for e in segmath.catalogue():
+        assert f"(`{e.id}`)" in cat, f"catalogue entry {e.id} missing from the page"
+    known = _book.bib_keys()
+    cited = set(k for group in re.findall(r"\{cite:p\}`([^`]*)`", cat) for k in group.split(","))
+    assert cited <= known, f"the catalogue cites keys missing from references.bib: {cited - known}"
+    for k in missing:
+        assert f"`{k}` (not in references.bib)" in cat
+    api = _book.api_page()
+    assert api.count(".. autofunction::") >= len(segmath.catalogue())
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_structure(chapter):
+    text = _text(chapter)
+    assert text.startswith("---\njupytext:") and "kernelspec:" in text.split("---")[1]
+    assert "Learning goals" in text
+    # exercises with hidden (dropdown) solutions
+    exercises = re.findall(r"^```\{exercise\}[^\n]*\n:label: (\S+)", text, flags=re.M)
+    assert len(exercises) >= 4, f"{chapter}: {len(exercises)} exercises"
+    for label in exercises:
+        sol = re.search(r"^```\{solution\} " + re.escape(label) + r"\n:class: dropdown\n", text, flags=re.M)
+        assert sol, f"{chapter}: exercise {label} has no dropdown solution"
+    # theorems have proofs
+    n_thm = sum(len(_directives(text, f"prf:{k}")) for k in THEOREM_KINDS)
+    n_proof = len(_directives(text, "prf:proof"))
+    assert n_thm >= 2 and n_proof >= n_thm, f"{chapter}: {n_thm} theorems, {n_proof} proofs"
+    # verify cells: call a theory function, assert it passed, show it
+    verify_cells = [c for c in _code_cells(text) if re.search(r"theory\.verify_\w+\(", c)]
+    assert verify_cells, f"{chapter} has no verify cell"
+    for cell in verify_cells:
+        assert "assert v.passed" in cell and cell.rstrip().endswith("v"), cell
+    # figures: at least two plotting cells
+    n_fig = sum(1 for c in _code_cells(text) if "plt.show()" in c)
+    assert n_fig >= 2, f"{chapter}: {n_fig} figures"
+    # SymPy appears (derivations)
+    assert any("sp." in c or "symbolic." in c for c in _code_cells(text)), f"{chapter}: no SymPy cell"
+    assert "{footbibliography}" in text
+
+
+def test_book_totals():
+    texts = [_text(c) for c in CHAPTERS]
+    n_thm = sum(len(_directives(t, f"prf:{k}")) for t in texts for k in ("theorem", "proposition"))
+    n_ex = sum(len(_directives(t, "exercise")) for t in texts)
+    assert n_thm >= 12, n_thm
+    assert n_ex >= 16, n_ex
+
+
+def test_every_verification_exists_and_is_shown():
+    from segmath import theory
+    texts = "\n".join(_text(c) for c in ["00_preface"] + CHAPTERS)
+    called = set(re.findall(r"theory\.(verify_\w+)\(", texts))
+    for name in called:
+        assert callable(getattr(theory, name, None)), f"the book calls segmath.theory.{name}, which does not exist"
+    missing = set(BRIEF_VERIFICATIONS) - called
+    assert not missing, f"verifications not shown in the book: {sorted(missing)}"
+
+
+def test_citations_and_references_resolve():
+    known = _book.bib_keys()
+    labels = set()
+    texts = {c: _text(c) for c in ["00_preface"] + CHAPTERS}
+    for text in texts.values():
+        labels |= set(re.findall(r"^:label: (\S+)", text, flags=re.M))
+        labels |= set(re.findall(r"^\(([\w-]+)\)=\s*$", text, flags=re.M))
+        labels |= set(re.findall(r"^\$\$ \(([\w-]+)\)\s*$", text, flags=re.M))
+    for name, text in texts.items():
+        for group in re.findall(r"\{(?:foot)?cite(?::[pt])?\}`([^`]*)`", text):
+            for key in group.split(","):
+                assert key.strip() in known, f"{name} cites {key!r}, not in references.bib"
+        for role in ("prf:ref", "numref", "ref", "eq"):
+            for target in re.findall(r"\{" + role + r"\}`([^`<]*?)(?:<([^>]*)>)?`", text):
+                label = (target[1] or target[0]).strip()
+                if label in ("catalogue-page", "api-reference"):
+                    continue
+                assert label in labels, f"{name}: {{{role}}} to unknown label {label!r}"
+
+
+def test_widgets_shown_statically_and_live():
+    for chapter, module in (("02_balanced", "surrogate"), ("03_imbalanced", "imbalance")):
+        cells = _directives(_text(chapter), "code-cell")
+        static = [b for _, b in cells if f"{module}.{module}_figure(" in b and "plt.show()" in b]
+        live = [b for _, b in cells if f"{module}.{module}_explorer(" in b]
+        assert static, f"{chapter}: no static figure of the {module} explorer"
+        assert live and all(b.startswith(":tags: [skip-execution]") for b in live), \
+            f"{chapter}: the live {module} explorer must be a skip-execution cell"
+
+
+def test_config_executes_cached_strict_and_offline():
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert cfg["execute"]["execute_notebooks"] == "cache"
+    assert cfg["execute"]["allow_errors"] is False
+    assert cfg["only_build_toc_files"] is True
+    ext = cfg["sphinx"]["extra_extensions"]
+    for e in ("sphinx_proof", "sphinx_exercise", "sphinx.ext.autodoc", "sphinx.ext.napoleon",
+              "sphinx-mathjax-offline"):
+        assert e in ext
+    assert not re.match(r"(https?:)?//", cfg["sphinx"]["config"]["mathjax_path"])
+    assert cfg["bibtex_bibfiles"] == ["references.bib"]
+    lb = cfg["launch_buttons"]
+    assert lb["binderhub_url"] and lb["colab_url"] and lb["jupyterhub_url"]
+    make = (ROOT / "Makefile").read_text()
+    assert "-m segmath._book build" in make and "-m segmath._book check" in make
+
+
+@pytest.mark.parametrize("value, expected", [("04_overlap", "04_overlap"), ("ch4", "04_overlap"),
+                                             ("ch02", "02_balanced"), (3, "03_imbalanced"), (None, None),
+                                             ("ch99", None), ("nonsense", None)])
+def test_chapter_doc_mapping(value, expected):
+    assert _book.chapter_doc(value) == expected
+
+
+def _probe(**over):
+    r = {"merrors": 0, "badTex": [], "text": "plain prose with math rendered", "body": "plain prose",
+         "badImages": [], "tracebacks": 0, "resources": ["http://127.0.0.1:1/_static/mathjax/tex-chtml.js"]}
+    r.update(over)
+    return r
+
+
+@pytest.mark.parametrize("over, needle", [
+    ({}, None),
+    ({"text": "the loss is $x^2$ here"}, "unrendered TeX"),
+    ({"text": r"see \(a+b\) here"}, "unrendered TeX"),
+    ({"text": r"a \frac{1}{2} b"}, "unrendered TeX"),
+    ({"merrors": 2, "badTex": [r"\quadw"]}, "MathJax error"),
+    ({"body": "Math input error"}, "MathJax error"),
+    ({"badImages": ["http://127.0.0.1:1/x.png"]}, "missing image"),
+    ({"body": "Traceback (most recent call last):\n  boom"}, "traceback"),
+    ({"tracebacks": 1}, "traceback"),
+    ({"resources": ["https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"]}, "outside"),
+])
+def test_browser_check_page_judge(over, needle):
+    problems = _book._page_problems(_probe(**over), "http://127.0.0.1:1/")
+    if needle is None:
+        assert problems == []
+    else:
+        assert any(needle in p for p in problems), problems
+
+
+def test_external_mathjax_detected(tmp_path):
+    (tmp_path / "a.html").write_text('<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script>')
+    (tmp_path / "b.html").write_text('<script src="_static/mathjax/tex-chtml.js"></script>')
+    bad = _book.external_mathjax(tmp_path)
+    assert len(bad) == 1 and bad[0].startswith("a.html")

@@ -1,0 +1,155 @@
+"""The book's explorers: imbalance (chapter 3) and surrogate gap (chapter 2).
+
+Oracles: numerical integration and Monte Carlo for the Gaussian model's expected counts, a dense scan of
+thresholds for the Dice-optimal one, scipy's scalar minimiser for weighted cross-entropy and focal loss,
+closed forms for the calibration functions.  Callbacks are timed: each must answer in well under 100 ms.
+"""
+from __future__ import annotations
+
+import time
+
+import matplotlib
+import numpy as np
+import pytest
+from scipy import integrate
+from scipy.optimize import brentq, minimize_scalar
+from scipy.special import logit
+from scipy.stats import norm
+
+matplotlib.use("Agg")
+
+from segmath.widgets import imbalance, surrogate  # noqa: E402
+
+
+@pytest.mark.parametrize("t, pi, mu", [(0.5, 0.05, 1.25), (0.2, 0.3, 0.7), (0.9, 0.01, 2.0)])
+def test_expected_counts_against_integration(t, pi, mu):
+    tp, fp, fn, tn = imbalance.expected_counts(t, pi, mu)
+    # the rule {eta(x) > t}: integrate the prior-weighted class densities where the posterior exceeds t
+    def posterior(x):
+        return pi * norm.pdf(x, mu) / (pi * norm.pdf(x, mu) + (1 - pi) * norm.pdf(x, -mu))
+    x_t = brentq(lambda x: posterior(x) - t, -30, 30)
+    tp_q = integrate.quad(lambda x: pi * norm.pdf(x, mu), x_t, np.inf)[0]
+    fp_q = integrate.quad(lambda x: (1 - pi) * norm.pdf(x, -mu), x_t, np.inf)[0]
+    np.testing.assert_allclose([tp, fp, fn, tn], [tp_q, fp_q, pi - tp_q, 1 - pi - fp_q], atol=1e-9)
+
+
+def test_expected_metrics_against_monte_carlo():
+    rng = np.random.default_rng(0)
+    pi, mu, t, n = 0.1, 1.0, 0.3, 2_000_000
+    y = rng.random(n) < pi
+    x = rng.normal(np.where(y, mu, -mu), 1.0)
+    eta = 1 / (1 + np.exp(-(logit(pi) + 2 * mu * x)))
+    pred = eta > t
+    tp, fp, fn = np.sum(pred & y), np.sum(pred & ~y), np.sum(~pred & y)
+    m = imbalance.expected_metrics(t, pi, mu)
+    assert abs(m["dice"] - 2 * tp / (2 * tp + fp + fn)) < 3e-3
+    assert abs(m["accuracy"] - np.mean(pred == y)) < 1e-3
+    assert abs(m["recall"] - tp / y.sum()) < 3e-3
+
+
+@pytest.mark.parametrize("pi, mu", [(0.5, 1.0), (0.05, 1.25), (0.01, 0.8), (0.2, 2.5)])
+def test_bayes_thresholds_against_scan(pi, mu):
+    th = imbalance.bayes_thresholds(pi, mu, weight=4.0)
+    grid = np.linspace(1e-4, 1 - 1e-4, 200_001)
+    dice = imbalance.expected_metrics(grid, pi, mu)["dice"]
+    assert abs(th["dice_max"] - dice.max()) < 1e-9
+    assert abs(th["dice"] - grid[np.argmax(dice)]) < 1e-3
+    assert abs(th["dice"] - th["dice_max"] / 2) < 1e-12
+    # balanced accuracy is maximised at eta = pi
+    ba = imbalance.expected_metrics(grid, pi, mu)["balanced_accuracy"]
+    assert abs(grid[np.argmax(ba)] - pi) < 1e-3
+    # weighted CE (w0, w1) = (1, 4): the eta at which the minimiser of the conditional risk crosses 1/2
+    def q_star(e):
+        return minimize_scalar(lambda q: -4 * e * np.log(q) - (1 - e) * np.log1p(-q), bounds=(1e-12, 1 - 1e-12),
+                               method="bounded", options={"xatol": 1e-12}).x
+    assert abs(brentq(lambda e: q_star(e) - 0.5, 1e-6, 1 - 1e-6) - th["weighted_ce"]) < 1e-6
+
+
+def test_surrogate_minimisers():
+    from segmath import theory
+    for eta in (0.1, 0.35, 0.8, 0.95):
+        assert abs(surrogate.minimiser("log", eta) - eta) < 1e-3
+        assert abs(surrogate.minimiser("brier", eta) - eta) < 1e-3
+        assert surrogate.minimiser("hinge", eta) == pytest.approx(1.0 if eta > 0.5 else 0.0, abs=1e-3)
+        for gamma in (1.0, 2.0):
+            ref = minimize_scalar(lambda q: float(theory.expected_focal_loss(q, eta, gamma)), bounds=(1e-9, 1 - 1e-9),
+                                  method="bounded", options={"xatol": 1e-12}).x
+            assert abs(surrogate.minimiser("focal", eta, gamma) - ref) < 1e-3
+            q = surrogate.minimiser("focal", eta, gamma)
+            assert (0.5 < q < eta) if eta > 0.5 else (eta < q < 0.5)
+    with pytest.raises(ValueError, match="loss"):
+        surrogate.conditional_risk("squared_hinge", 0.5, 0.5)
+
+
+def test_calibration_functions_closed_forms():
+    theta, psi = surrogate.calibration_function("brier")
+    np.testing.assert_allclose(psi, theta ** 2 / 4, atol=1e-6)
+    theta, psi = surrogate.calibration_function("hinge")
+    np.testing.assert_allclose(psi, theta, atol=2e-3)
+    theta, psi = surrogate.calibration_function("log")
+    eta = (1 + theta) / 2
+    entropy = -(eta * np.log(eta) + (1 - eta) * np.log(1 - eta))
+    np.testing.assert_allclose(psi, np.log(2) - entropy, atol=1e-6)
+    for name in surrogate.LOSSES:
+        assert float(surrogate.margin_loss(name, 0.0)) == pytest.approx(1.0)
+
+
+def test_explorers_reject_unknown_parameters():
+    with pytest.raises(ValueError, match="unknown"):
+        imbalance.ImbalanceExplorer(pyplot=False, foregound=0.1)
+    with pytest.raises(ValueError, match="unknown"):
+        surrogate.SurrogateExplorer(pyplot=False, etta=0.3)
+
+
+def _slowest_callback(box, states, repeats=3):
+    """(CPU seconds, wall seconds) of the slowest state, each the best of ``repeats`` calls.
+
+    The CPU time is the callback's own cost, which is its latency on an idle machine; the wall time also
+    counts waiting for a core, which is large when the suite runs in parallel with other work on two
+    cores, so it gets a looser bound.
+    """
+    box.callback(**states[0])                         # warm caches (fonts, glyphs)
+    cpu, wall = [], []
+    for s in states:
+        c, w = [], []
+        for _ in range(repeats):
+            t0, w0 = time.process_time(), time.perf_counter()
+            box.callback(**s)
+            c.append(time.process_time() - t0)
+            w.append(time.perf_counter() - w0)
+        cpu.append(min(c))
+        wall.append(min(w))
+    return max(cpu), max(wall)
+
+
+def test_imbalance_callback_is_fast():
+    box = imbalance.imbalance_explorer()
+    states = [dict(foreground=f, weight=w, threshold=t, separation=m)
+              for f in (0.002, 0.05, 0.4) for w in (0.3, 10.0) for t in (0.1, 0.8) for m in (0.5, 2.5)]
+    cpu, wall = _slowest_callback(box, states)
+    png = box.children[-1].value
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert cpu < 0.06, f"slowest imbalance callback: {1e3 * cpu:.0f} ms of CPU"
+    assert wall < 0.25, f"slowest imbalance callback: {1e3 * wall:.0f} ms wall"
+
+
+def test_surrogate_callback_is_fast():
+    box = surrogate.surrogate_explorer()
+    states = [dict(eta=e, gamma=g) for e in (0.05, 0.5, 0.7, 0.99) for g in (0.0, 1.5, 5.0)]
+    cpu, wall = _slowest_callback(box, states)
+    assert box.children[-1].value[:4] == b"\x89PNG"
+    assert cpu < 0.06, f"slowest surrogate callback: {1e3 * cpu:.0f} ms of CPU"
+    assert wall < 0.25, f"slowest surrogate callback: {1e3 * wall:.0f} ms wall"
+
+
+def test_static_figures_show_the_default_state():
+    fig = imbalance.imbalance_figure()
+    ex = imbalance.ImbalanceExplorer(pyplot=False)
+    th = imbalance.bayes_thresholds(imbalance.DEFAULTS["foreground"], imbalance.DEFAULTS["separation"])
+    assert ex.marks["dice"].get_xdata()[0] == pytest.approx(th["dice"])
+    assert len(fig.axes) == 2
+    import matplotlib.pyplot as plt
+    plt.close("all")
+    fig = surrogate.surrogate_figure()
+    assert len(fig.axes) == 3
+    plt.close("all")
