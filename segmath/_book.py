@@ -102,7 +102,7 @@ def _theorem_cell(names, theory) -> str:
         if not callable(fn):
             out.append(f"`{name}` (not yet implemented)")
             continue
-        text = "{py:func}" + f"`~segmath.theory.{name}`"
+        text = "{py:func}" + f"`~{fn.__module__}.{fn.__name__}`"
         if name in known:
             statement, chapter, title = known[name]
             doc = chapter_doc(chapter)
@@ -163,8 +163,7 @@ def catalogue_page() -> tuple[str, list]:
                 f"| references | {refs} |",
                 f"| theorems | {_theorem_cell(e.theorems, theory)} |",
                 f"| tags | {', '.join(e.tags) or '—'} |",
-                "| API | {py:func}" + f"`segmath.{e.id}`" + " |" if hasattr(segmath, e.id)
-                else f"| API | `{e.fn.__module__}.{e.fn.__qualname__}` |",
+                "| API | {py:func}" + f"`segmath.{e.id} <{_qualname(e.fn)}>`" + " |",
                 "",
             ]
     if missing_all:

@@ -248,6 +248,19 @@ def test_combo_softmax_two_classes_equals_binary_form():
                                0.4 * ce + 0.6 * d, rtol=1e-10, atol=1e-12)
 
 
+def test_combo_softmax_multiclass_with_weights_against_its_formula():
+    x, y = _problem(21, c=3)
+    beta, w = 0.6, torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
+    v = w * torch.tensor([1 - beta, beta, beta], dtype=torch.float64)
+    nll = -torch.log_softmax(x, 1).gather(1, y[:, None])[:, 0]
+    ce = (v[y] * nll).mean()                          # plain mean over pixels, not over the weights
+    d = _monai(monai_losses.DiceLoss, x, y, smooth_nr=S, smooth_dr=S, reduction="none")[..., 0, 0]
+    dice_term = ((d * w).sum(1) / w.sum()).mean()
+    ref = 0.3 * ce + 0.7 * dice_term
+    torch.testing.assert_close(segmath.combo(x, y, alpha=0.3, beta=beta, weight=w.tolist(), smooth=S), ref,
+                               rtol=1e-10, atol=1e-12)
+
+
 def test_exp_log_against_its_formula():
     x, y = _problem(17, ignore=-1)  # noqa: N806
     valid = y != -1
@@ -262,6 +275,21 @@ def test_exp_log_against_its_formula():
     ce_term = (w[yc] * nll ** 0.3)[valid].mean()
     ref = 0.8 * dice_term + 0.2 * ce_term
     torch.testing.assert_close(segmath.exp_log(x, y, ignore_index=-1, smooth=S), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_exp_log_binary_against_its_formula():
+    x, _ = _problem(22, c=1)
+    y = torch.from_numpy(np.random.default_rng(22).integers(0, 2, size=(3, 6, 7)))
+    p = torch.sigmoid(x[:, 0])
+    yd = y.double()
+    tp, sp, sy = (p * yd).sum((1, 2)), p.sum((1, 2)), yd.sum((1, 2))
+    dice_term = ((-torch.log((2 * tp + S) / (sp + sy + S))) ** 0.5).mean()
+    f1, f0 = yd.sum(), (1 - yd).sum()
+    w = torch.where(y == 1, torch.sqrt((f0 + f1) / f1), torch.sqrt((f0 + f1) / f0))
+    bce = F.binary_cross_entropy_with_logits(x[:, 0], yd, reduction="none")
+    ref = 0.5 * dice_term + 1.5 * (w * bce ** 0.25).mean()
+    ours = segmath.exp_log(x, y, gamma_dice=0.5, gamma_ce=0.25, lambda_dice=0.5, lambda_ce=1.5, smooth=S)
+    torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-12)
 
 
 def test_exp_log_gradient_finite_at_a_perfect_prediction():

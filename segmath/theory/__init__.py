@@ -28,6 +28,8 @@ from .overlap import (verify_aggregation_changes_ranking, verify_dice_jaccard_bi
                       verify_dice_jaccard_bounds, verify_no_uniform_ce_weighting, verify_soft_dice_gradient_constant,
                       verify_soft_dice_hard_optimum, verify_soft_dice_jaccard_algebra, verify_squared_dice_gradient,
                       verify_tversky_bounds)
+from .distance import (verify_boundary_loss_identity, verify_dt_hausdorff_convex_nested,  # noqa: F401
+                       verify_dt_hausdorff_counterexample)
 from .result import Verification, VerificationError  # noqa: F401
 from .soft_labels import verify_dml_semimetric, verify_jml_metric, verify_jml_soft_label_optimum  # noqa: F401
 
@@ -71,6 +73,11 @@ VERIFICATIONS = (
     _t("S20", "07_soft_labels", verify_dml_semimetric, "The Dice semimetric loss is only a semimetric"),
     _t("S21", "07_soft_labels", verify_jml_soft_label_optimum, "JML is soft-label compatible"),
     _t("S4", "08_multiclass", verify_aggregation_changes_ranking, "Aggregation changes the ranking"),
+    _t("S22", "09_boundaries", verify_boundary_loss_identity, "The boundary-loss identity"),
+    _t("S24", "09_boundaries", verify_dt_hausdorff_convex_nested,
+       "The distance-transform HD estimate is exact for nested convex shapes"),
+    _t("S24", "09_boundaries", verify_dt_hausdorff_counterexample,
+       "The distance-transform HD estimate is not a bound in general"),
 )
 
 

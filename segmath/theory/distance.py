@@ -111,7 +111,7 @@ def verify_dt_hausdorff_convex_nested(cases=12, seed=0):
     return chk.result()
 
 
-def verify_dt_hausdorff_counterexample():
+def verify_dt_hausdorff_counterexample(seed=0):
     r"""S24: in general the DT estimate is not the Hausdorff distance (nor a bound).
 
     P a disk, Q the same disk with a hole: the estimate measures the hole's depth from
