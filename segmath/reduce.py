@@ -18,6 +18,9 @@ def pixel_reduce(xp, per_pixel, reduction, *, valid=None, pixel_weight=None, spa
     ``mean`` divides by the number of counted pixels or, with per-pixel weights, by their
     sum (the convention of ``torch.nn.functional.cross_entropy(weight=...)``); ``none``
     returns (N, *spatial) with ignored pixels set to 0.
+
+    Empty policy: when every pixel is ignored the mean is 0 with a zero gradient (torch's
+    cross-entropy returns NaN there, which poisons a training run through one bad crop).
     """
     check_reduction(reduction)
     loss = per_pixel if pixel_weight is None else per_pixel * pixel_weight
@@ -35,7 +38,8 @@ def pixel_reduce(xp, per_pixel, reduction, *, valid=None, pixel_weight=None, spa
         denom = xp.sum(xp.astype(valid, loss.dtype))
     else:
         denom = xp.asarray(float(per_pixel.shape[0] * per_pixel.shape[1]), dtype=loss.dtype)
-    return total / denom
+    # denom is 0 only when nothing is counted, and then total is 0 too: 0 / tiny = 0
+    return total / xp.maximum(denom, xp.asarray(xp.finfo(loss.dtype).tiny, dtype=loss.dtype))
 
 
 def class_reduce(xp, per_class, reduction, weight=None):

@@ -105,8 +105,9 @@ def lovasz_hinge(input, target, *, weight=None, ignore_index=None, aggregate="im
 
     :math:`\pi` sorts the hinge errors in decreasing order.  When every error is 0 or 1 (margins
     :math:`x_i s_i \ge 1` or :math:`= 0`) the loss is the Jaccard loss :math:`\Delta_J(M)` of the set
-    :math:`M` of pixels with error 1: the extension agrees with the set function on the vertices.  Each channel is its own binary problem (``C > 1``:
-    multi-label).  For an image with an empty target the loss is the largest hinge error
+    :math:`M` of pixels with error 1: the extension agrees with the set function on the vertices.
+    Each channel is its own binary problem (``C > 1``: multi-label).  For an image with an empty
+    target the loss is the largest hinge error
     (:math:`\Delta_J = 1` for every non-empty :math:`M`), so false positives are penalised.
 
     Args:

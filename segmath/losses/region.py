@@ -517,8 +517,9 @@ def jaccard_metric(input, target, *, variant="jml1", weight=None, ignore_index=N
 
     per image and class (sums over pixels): the :math:`\ell_1` forms of the intersection and the union,
     each smoothed by :math:`s` (smp's ``JaccardLoss`` computes JML1 exactly so).  Both equal
-    :func:`jaccard` (same ``smooth``) when the target is hard (0/1), and both are metrics on :math:`[0,1]^n` that vanish iff :math:`p = y`,
-    so a soft target (label smoothing, distillation) is their minimiser — soft Jaccard's minimiser is
+    :func:`jaccard` (same ``smooth``) when the target is hard (0/1), and both are metrics on
+    :math:`[0,1]^n` that vanish iff :math:`p = y` (with ``smooth=0``), so a soft target (label
+    smoothing, distillation) is their minimiser — soft Jaccard's minimiser is
     a hard mask instead.  The :math:`\ell_1` term uses :func:`segmath.stats.soft_stats` (``l1``).
 
     Args:
