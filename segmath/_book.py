@@ -417,10 +417,13 @@ _PAGE_PROBE = r"""
 const done = arguments[arguments.length - 1];
 (async () => {
   const hasMJ = !!document.querySelector('script[src*="mathjax" i]');
+  let typesetTimeout = false;
   if (hasMJ) {
     for (let i = 0; i < 200 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
       await new Promise(r => setTimeout(r, 100));
-    if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise)
+      typesetTimeout = await Promise.race([MathJax.startup.promise.then(() => false),
+                                           new Promise(r => setTimeout(() => r(true), 30000))]);
   }
   for (const img of document.images) {
     img.loading = 'eager';
@@ -449,6 +452,7 @@ const done = arguments[arguments.length - 1];
   }
   done({
     mathjax: hasMJ,
+    typesetTimeout: typesetTimeout || (hasMJ && !(window.MathJax && MathJax.startup && MathJax.startup.promise)),
     typeset: document.querySelectorAll('mjx-container').length,
     merrors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length + mmlErrors(),
     badTex: badTex,
@@ -468,6 +472,8 @@ _UNRENDERED = re.compile(r"\$\$|\$[^\s$][^$]{0,200}?\$|\\\(|\\\)|\\\[|\\\]|\\(?:
 def _page_problems(r: dict, origin: str) -> list:
     problems = []
     r["text"] = " ".join(r["text"].split())
+    if r.get("typesetTimeout"):
+        problems.append("MathJax did not finish typesetting within 30 s")
     if r["merrors"] or "Math input error" in r["body"]:
         problems.append(f"{r['merrors']} MathJax error(s)" + (f" in {r['badTex'][:3]}" if r["badTex"] else ""))
     m = _UNRENDERED.search(r["text"])
@@ -482,6 +488,18 @@ def _page_problems(r: dict, origin: str) -> list:
     if ext:
         problems.append(f"MathJax loaded from outside: {ext[:2]}")
     return problems
+
+
+def _probe_page(drv, url, attempts: int = 2):
+    """Load a page and run the probe; a page that does not settle is reloaded once (machines under load)."""
+    from selenium.common.exceptions import TimeoutException
+    for _ in range(attempts):
+        try:
+            drv.get(url)
+            return drv.execute_async_script(_PAGE_PROBE)
+        except TimeoutException:
+            continue
+    return None
 
 
 def check(html_dir: Path = HTML, screenshot_page: str = "book/03_imbalanced.html") -> int:
@@ -504,16 +522,17 @@ def check(html_dir: Path = HTML, screenshot_page: str = "book/03_imbalanced.html
                  "--disable-dev-shm-usage", "--window-size=1280,1600", f"--user-data-dir={profile}"):
         opts.add_argument(flag)
     drv = webdriver.Chrome(service=Service(driver_path), options=opts)
-    drv.set_script_timeout(60)
+    drv.set_script_timeout(90)
+    drv.set_page_load_timeout(90)
     failures = 0
     shot = None
     t0 = time.perf_counter()
     try:
         for page in pages:
             t = time.perf_counter()
-            drv.get(origin + page)
-            r = drv.execute_async_script(_PAGE_PROBE)
-            problems = _page_problems(r, origin)
+            r = _probe_page(drv, origin + page)
+            problems = _page_problems(r, origin) if r is not None else ["the page did not settle in 90 s (twice)"]
+            r = r or {"typeset": 0, "images": 0}
             failures += bool(problems)
             status = "FAIL" if problems else "ok  "
             print(f"[check] {status} {page:40s} math={r['typeset']:4d} images={r['images']:3d} "

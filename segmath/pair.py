@@ -146,7 +146,7 @@ def _set_label_target(pair: Pair, target, ignore_index, target_name):
                         f"integer dtype, got {target.dtype}")
     labels = xp.reshape(target, (n, -1))
     if labels.dtype == xp.bool:
-        labels = xp.astype(labels, xp.int64)
+        labels = xp.astype(labels, xp.int64, copy=False)
     n_classes = 2 if c == 1 else c
     check_labels(labels, target_name, n_classes, ignore_index)
     if ignore_index is not None:
@@ -159,5 +159,5 @@ def _set_label_target(pair: Pair, target, ignore_index, target_name):
                              f"{target_name} of shape {tuple(pair.input.shape[:2]) + pair.spatial}")
         pair.dense = xp.astype(labels, pair.input.dtype)[:, None, :]
     else:
-        pair.labels = xp.astype(labels, xp.int64)
+        pair.labels = xp.astype(labels, xp.int64, copy=False)
 

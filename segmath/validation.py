@@ -105,14 +105,12 @@ def check_labels(labels, name: str, num_classes: int, ignore_index=None):
     if not value_checks_enabled():
         return
     xp = P.namespace(labels)
-    bad = (labels < 0) | (labels >= num_classes)
-    if ignore_index is not None:
-        bad = bad & (labels != ignore_index)
-    if bool(xp.any(bad)):
-        found = int(xp.min(labels)), int(xp.max(labels))
+    counted = labels if ignore_index is None else xp.where(labels == ignore_index, xp.zeros_like(labels), labels)
+    lo, hi = xp.min(counted), xp.max(counted)  # two reductions, one sync: cheaper than an elementwise mask
+    if bool((lo < 0) | (hi >= num_classes)):
         extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
         raise ValueError(f"{name} must hold class labels in [0, {num_classes - 1}]{extra}; "
-                         f"found values in [{found[0]}, {found[1]}]")
+                         f"found values in [{int(lo)}, {int(hi)}]")
 
 
 def check_weight(weight, num_classes: int, like, name: str = "weight"):

@@ -194,6 +194,7 @@ def _probe(**over):
     ({"body": "Traceback (most recent call last):\n  boom"}, "traceback"),
     ({"tracebacks": 1}, "traceback"),
     ({"resources": ["https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"]}, "outside"),
+    ({"typesetTimeout": True}, "typesetting"),
 ])
 def test_browser_check_page_judge(over, needle):
     problems = _book._page_problems(_probe(**over), "http://127.0.0.1:1/")
@@ -208,3 +209,10 @@ def test_external_mathjax_detected(tmp_path):
     (tmp_path / "b.html").write_text('<script src="_static/mathjax/tex-chtml.js"></script>')
     bad = _book.external_mathjax(tmp_path)
     assert len(bad) == 1 and bad[0].startswith("a.html")
+
+
+def test_catalogue_cites_only_known_keys():
+    text, missing = _book._cite(("known2020a", "zz_missing1999"), {"known2020a"})
+    assert text.startswith("{cite:p}`known2020a`") and "`zz_missing1999` (not in references.bib)" in text
+    assert missing == ["zz_missing1999"]
+    assert _book._cite((), set()) == ("—", [])

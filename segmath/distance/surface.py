@@ -7,8 +7,11 @@ as in MONAI's default and MedPy.  The directed distances are
 .. math:: D_{P\to G} = \{ d(x, \partial G) : x \in \partial P \}, \qquad
           D_{G\to P} = \{ d(y, \partial P) : y \in \partial G \}
 
-computed with the exact EDT of the complement of the other surface, on the input's
-device (no KD-tree, no SciPy for torch inputs).  ``definition="surface_weighted"`` uses
+computed exactly by :func:`segmath.primitives.edt.nearest_distance`: on accelerators the
+pure-torch EDT of the complement of the other surface, on the input's device; for host
+arrays (NumPy, CPU tensors) SciPy, with a KD-tree over the surface elements when the
+surfaces are sparse (as MONAI on CPU).  ``cpu_backend("torch")`` selects the torch path
+on a CPU too; the two agree (tests).  ``definition="surface_weighted"`` uses
 DeepMind surface-distance's representation instead: surface elements ("surfels") on the
 grid of :math:`2^d`-voxel cells, each weighted by its marching-squares length / marching-
 cubes area (the table is built from ``skimage.measure.marching_cubes`` and reproduces
@@ -116,9 +119,18 @@ def surfaces(m: Masks, connectivity=1):
     xp = m.xp
     bp = m.pred & ~E.erode(m.pred, m.ndim, connectivity)
     bt = m.true & ~E.erode(m.true, m.ndim, connectivity)
-    # one batched EDT for both surfaces: distance to the nearest contour element
-    dist = E.edt(xp.stack([~bt, ~bp]), m.spacing, m.ndim, dtype=m.dtype)
+    dist = directed(m, bp, bt)
     return m.flat(bp), m.flat(bt), m.flat(dist[0]), m.flat(dist[1])
+
+
+def directed(m: Masks, sp, st):
+    """Distances pred surface -> true surface and true -> pred, valid on ``sp`` / ``st`` (inf elsewhere).
+
+    One batched call for both directions: on accelerators one EDT of the two complements;
+    on the host a KD-tree over each surface (or SciPy's EDT when a surface is dense).
+    """
+    xp = m.xp
+    return E.nearest_distance(xp.stack([sp, st]), xp.stack([st, sp]), m.spacing, m.ndim, dtype=m.dtype)
 
 
 def count(xp, mask, dtype):
@@ -272,7 +284,7 @@ def surfel_distances(m: Masks):
     table = P.asarray_like(surfel_table(m.ndim, m.spacing), cp, dtype=m.dtype)
     area_p = xp.reshape(xp.take(table, xp.reshape(cp, (-1,))), cp.shape)
     area_t = xp.reshape(xp.take(table, xp.reshape(ct, (-1,))), ct.shape)
-    dist = E.edt(xp.stack([~et, ~ep]), m.spacing, m.ndim, dtype=m.dtype)
+    dist = directed(m, ep, et)
     return (m.flat(ep), m.flat(et), m.flat(dist[0]), m.flat(dist[1]),
             m.flat(area_p), m.flat(area_t))
 

@@ -329,7 +329,7 @@ def _example_balanced(seed):
 
 @register("balanced_cross_entropy", kind="loss", name="Balanced cross-entropy", example=_example_balanced,
           references=("xie2015holistically", "jadon2020survey"), chapter="03_imbalanced",
-          formula=r"L = -\frac{\sum_i w_{y_i}\log p_{i,y_i}}{\sum_i w_{y_i}},\quad"
+          formula=r"L = -\frac{\sum_i w_{y_i}\log p_{i,y_i}}{\sum_i w_{y_i}},\quad "
                   r"w_k = \frac{1/\pi_k}{\sum_{j:\pi_j>0} 1/\pi_j}",
           theorems=("verify_weighted_ce_threshold",), tags=("soft-target",))
 def balanced_cross_entropy(input, target, *, ignore_index=None, from_logits=True, activation=None,
@@ -503,7 +503,7 @@ def _example_topk(seed):
 
 @register("topk_cross_entropy", kind="loss", name="Top-k (OHEM) cross-entropy", example=_example_topk,
           references=("shrivastava2016training", "wu2016bridging", "isensee2021nnunet"), chapter="05_focal",
-          formula=r"L = \frac{1}{\lceil k|\Omega|\rceil}\sum_{i \in \mathrm{top}_{k}} \ell_i,\quad"
+          formula=r"L = \frac{1}{\lceil k|\Omega|\rceil}\sum_{i \in \mathrm{top}_{k}} \ell_i,\quad "
                   r"\ell_i = -w_{y_i}\log p_{i,y_i}",
           tags=("soft-target",))
 def topk_cross_entropy(input, target, *, k=0.1, aggregate="image", weight=None, ignore_index=None,

@@ -167,7 +167,7 @@ def _example_softmax(seed):
 
 @register("lovasz_softmax", kind="loss", name="Lovász-Softmax loss", example=_example_softmax,
           references=("berman2018lovasz",), chapter="06_lovasz",
-          formula=r"L = \frac{1}{|\mathcal{C}|}\sum_{c\in\mathcal{C}} \bar\Delta_{J_c}(m(c)),\quad"
+          formula=r"L = \frac{1}{|\mathcal{C}|}\sum_{c\in\mathcal{C}} \bar\Delta_{J_c}(m(c)),\quad "
                   r"m_i(c) = |y_{ic} - p_{ic}|",
           theorems=("verify_jaccard_submodular", "verify_lovasz_convex_closure"), tags=("3d",))
 def lovasz_softmax(input, target, *, classes="present", weight=None, ignore_index=None, from_logits=True,

@@ -229,7 +229,7 @@ def balanced_accuracy(input, target, *, num_classes=None, ignore_index=None, fro
               \qquad \mathrm{BA}_{adj} = \frac{\mathrm{BA} - 1/|\mathcal C|}{1 - 1/|\mathcal C|}
 
     It is the accuracy the classifier would have if every class were equally frequent, so it
-    does not reward predicting the majority class (BA = 1/|C| for any constant prediction).
+    does not reward predicting the majority class (BA = 1/C for any constant prediction, C the number of classes).
     ``adjusted=True`` rescales chance to 0 and perfection to 1 (scikit-learn's ``adjusted``).
     With ``empty="skip"``, :math:`\mathcal C` holds the classes present in the target, as in
     scikit-learn.  Options as in :func:`mean_accuracy`.
