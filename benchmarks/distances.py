@@ -1,8 +1,11 @@
-"""Distance transform and surface metrics: segmath (pure torch) beside SciPy and MONAI.
+"""Distance transform and surface metrics: segmath beside SciPy and MONAI.
 
 Interleaved in one run (each round times every contender once), median of the rounds.
 CPU: ``torch.set_num_threads(2)``; on a CUDA machine pass ``--device cuda`` (MONAI then
-uses cuCIM if installed, SciPy stays on the CPU).
+uses cuCIM if installed, SciPy stays on the CPU).  On a CPU, segmath's default path for
+tensors is SciPy (a KD-tree over the surfaces for the metrics, as MONAI); the rows marked
+"torch" time the pure-torch solvers instead (``cpu_backend("torch")``), the code that runs
+on accelerators.
 
     python benchmarks/distances.py [--rounds 5] [--device cpu] [--out benchmarks/results/distances_cpu.md]
 """
@@ -18,6 +21,7 @@ import scipy.ndimage as ndi
 import torch
 
 import segmath
+from segmath.primitives.edt import cpu_backend
 
 warnings.filterwarnings("ignore")
 
@@ -67,11 +71,17 @@ def build(device):
     true = torch.from_numpy(b.astype(np.int64)[None]).to(device)
     oh_p = pred
     oh_t = torch.from_numpy(np.stack([~b, b])[None].astype(np.float32)).to(device)
+    def torch_path(fn, *args, **kw):
+        def call():
+            with cpu_backend("torch"):
+                return fn(*args, **kw)
+        return call
+
     cases = {
-        "edt 1024x1024": {"segmath": lambda: segmath.edt(t2),
-                          "SciPy": lambda: ndi.distance_transform_edt(img2)},
-        "edt 128^3": {"segmath": lambda: segmath.edt(t3, ndim=3),
-                      "SciPy": lambda: ndi.distance_transform_edt(vol3)},
+        "edt 1024x1024 (torch)": {"segmath": torch_path(segmath.edt, t2),
+                                  "SciPy": lambda: ndi.distance_transform_edt(img2)},
+        "edt 128^3 (torch)": {"segmath": torch_path(segmath.edt, t3, ndim=3),
+                              "SciPy": lambda: ndi.distance_transform_edt(vol3)},
         "hausdorff 128^3": {"segmath": lambda: segmath.hausdorff(pred, true),
                             "MONAI": lambda: compute_hausdorff_distance(oh_p, oh_t)},
         "hd95 128^3": {"segmath": lambda: segmath.hd95(pred, true),
@@ -80,9 +90,16 @@ def build(device):
                        "MONAI": lambda: compute_average_surface_distance(oh_p, oh_t, symmetric=True)},
         "nsd 128^3": {"segmath": lambda: segmath.nsd(pred, true, tolerance=2.0),
                       "MONAI": lambda: compute_surface_dice(oh_p, oh_t, [2.0])},
+        "hausdorff 128^3 (torch)": {"segmath": torch_path(segmath.hausdorff, pred, true),
+                                    "MONAI": lambda: compute_hausdorff_distance(oh_p, oh_t)},
     }
+    if device != "cpu":                             # the "torch" rows are the default there
+        cases = {r: c for r, c in cases.items() if "(torch)" not in r or r.startswith("edt")}
     # same answers before timing anything
-    np.testing.assert_allclose(segmath.edt(t2).cpu().numpy(), ndi.distance_transform_edt(img2), rtol=1e-5)
+    np.testing.assert_allclose(torch_path(segmath.edt, t2)().cpu().numpy(), ndi.distance_transform_edt(img2),
+                               rtol=1e-5)
+    np.testing.assert_allclose(float(torch_path(segmath.hausdorff, pred, true)()),
+                               float(compute_hausdorff_distance(oh_p, oh_t)), rtol=1e-4)
     checks = [(segmath.hausdorff(pred, true), compute_hausdorff_distance(oh_p, oh_t)),
               (segmath.assd(pred, true), compute_average_surface_distance(oh_p, oh_t, symmetric=True)),
               (segmath.nsd(pred, true, tolerance=2.0), compute_surface_dice(oh_p, oh_t, [2.0]))]

@@ -8,6 +8,7 @@ import torch
 from scipy.spatial.distance import directed_hausdorff
 
 import segmath
+from segmath.primitives import edt as E
 
 monai_metrics = pytest.importorskip("monai.metrics")
 from monai.metrics.utils import get_edge_surface_distance  # noqa: E402
@@ -49,10 +50,14 @@ def contour(mask):
 
 
 def both(fn, x, y, **kw):
+    """NumPy, CPU tensors (SciPy path) and the pure-torch path (the accelerator code) agree."""
     a = fn(x, y, **kw)
     b = fn(torch.from_numpy(x), torch.from_numpy(y), **kw)
-    np.testing.assert_allclose(np.asarray(a, float), b.numpy().astype(float), rtol=1e-10, atol=1e-10,
-                               equal_nan=True)
+    with E.cpu_backend("torch"):
+        c = fn(torch.from_numpy(x), torch.from_numpy(y), **kw)
+    for other in (b, c):
+        np.testing.assert_allclose(np.asarray(a, float), other.numpy().astype(float), rtol=1e-10, atol=1e-10,
+                                   equal_nan=True)
     return np.asarray(a, float)
 
 
@@ -249,3 +254,32 @@ def test_bounding_box_crop_changes_nothing(monkeypatch):
     for (fn, kw), ref in zip(fns, cropped):
         np.testing.assert_allclose(fn(pred, true, num_classes=2, spacing=(1.0, 1.3), reduction="none", **kw),
                                    ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_surface_distances_kdtree_dense_and_torch_agree_with_brute_force(ndim, monkeypatch):
+    """Both host branches (KD-tree, dense SciPy EDT) and the torch solvers give the brute-force minimum."""
+    rng = np.random.default_rng(40 + ndim)
+    shape = (3,) + ((15, 18) if ndim == 2 else (7, 8, 9))
+    a = rng.random(shape) < 0.15
+    b = rng.random(shape) < 0.1
+    b[2] = False                                            # empty target: inf
+    spacing = tuple(float(v) for v in rng.uniform(0.5, 2.0, size=ndim))
+    pts = np.argwhere(np.ones(shape[1:])) * np.asarray(spacing)
+    d = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1))
+    ref = np.full((2,) + shape, np.inf)
+    for k, (q, t) in enumerate([(a, b), (b, a)]):
+        for i in range(shape[0]):
+            if t[i].any():
+                near = np.where(t[i].ravel()[None, :], d, np.inf).min(1).reshape(shape[1:])
+                ref[k, i] = np.where(q[i], near, np.inf)
+    for cost in (0, 10 ** 9):                              # always KD-tree / always dense EDT
+        monkeypatch.setattr(E, "_KDTREE_POINT_COST", cost)
+        out = E.surface_distances(a, b, spacing, ndim)
+        assert np.array_equal(np.isinf(out), np.isinf(ref))
+        np.testing.assert_allclose(out[np.isfinite(ref)], ref[np.isfinite(ref)], rtol=1e-12)
+    for method in ("window", "sweep", "bisect", "envelope"):
+        out = E.surface_distances(torch.from_numpy(a), torch.from_numpy(b), spacing, ndim, method,
+                                  dtype=torch.float64).numpy()
+        assert np.array_equal(np.isinf(out), np.isinf(ref))
+        np.testing.assert_allclose(out[np.isfinite(ref)], ref[np.isfinite(ref)], rtol=1e-10)

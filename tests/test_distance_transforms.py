@@ -29,7 +29,7 @@ def assert_close_inf(out, ref, rtol):
 
 
 @pytest.mark.parametrize("ndim", [2, 3])
-@pytest.mark.parametrize("method", ["sweep", "envelope", "bisect"])
+@pytest.mark.parametrize("method", ["window", "sweep", "envelope", "bisect"])
 def test_torch_edt_equals_scipy(ndim, method):
     rng = np.random.default_rng(ndim * 10 + len(method))
     for _ in range(25):
@@ -70,9 +70,40 @@ def test_edt_large_line_and_single_zero():
     m = np.ones((1, 300), bool)
     m[0, 123] = False
     expected = np.abs(np.arange(300) - 123)[None].astype(float)
-    for method in ("sweep", "envelope", "bisect"):
+    for method in ("window", "sweep", "envelope", "bisect"):
         out = E.edt(torch.from_numpy(m).T.contiguous().double(), (1.0, 1.0), 2, method).numpy().T
         np.testing.assert_array_equal(out, expected)
+
+
+def test_window_solver_hands_far_lines_to_the_sweep():
+    """Sparse zeros: some columns need far minimisers and go to the sweep; all stay exact."""
+    rng = np.random.default_rng(11)
+    mask = np.ones((2, 200, 150), bool)
+    mask[0, 5, 7] = False                                  # one zero: every column is far
+    mask[1] = rng.random((200, 150)) > 0.02                # dense zeros: windows finish
+    mask[1, :, :20] = True
+    mask[1, 190, 3] = False
+    spacing = (1.3, 0.7)
+    ref = np.stack([ndi.distance_transform_edt(m, sampling=spacing) for m in mask])
+    out = E.edt(torch.from_numpy(mask), spacing, 2, "window", dtype=torch.float64).numpy()
+    np.testing.assert_allclose(out, ref, rtol=1e-12)
+
+
+def test_cpu_backend_switch_selects_the_same_values():
+    rng = np.random.default_rng(12)
+    mask = torch.from_numpy(rng.random((2, 30, 41)) < 0.9)
+    default = segmath.edt(mask, (1.2, 0.9))                 # CPU tensors: SciPy path
+    with E.cpu_backend("torch"):
+        pure = segmath.edt(mask, (1.2, 0.9))
+        edges = segmath.boundary(mask, 2)
+    assert default.dtype == pure.dtype == torch.get_default_dtype()
+    torch.testing.assert_close(pure, default, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(edges, segmath.boundary(mask, 2))
+    with pytest.raises(ValueError, match="name"):
+        with E.cpu_backend("cupy"):
+            pass
+    with pytest.raises(ValueError, match="host"):
+        E.edt(torch.ones(3, 3, device="meta"), (1.0, 1.0), 2, "scipy")
 
 
 def brute_signed(mask, spacing, offset):
@@ -103,6 +134,11 @@ def test_boundary_matches_scipy_erosion(ndim, connectivity):
     ref = np.stack([m & ~ndi.binary_erosion(m, st, border_value=0) for m in mask])
     out = segmath.boundary(torch.from_numpy(mask), connectivity, ndim=ndim).numpy()
     np.testing.assert_array_equal(out, ref)
+    with E.cpu_backend("torch"):                           # the shifted-view erosion and dilation
+        out = segmath.boundary(torch.from_numpy(mask), connectivity, ndim=ndim).numpy()
+        grown = E.dilate(torch.from_numpy(mask), ndim, connectivity).numpy()
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(grown, ndi.binary_dilation(mask, E._structure(ndim, connectivity, ndim + 1)))
     np.testing.assert_array_equal(segmath.boundary(mask, connectivity, ndim=ndim), ref)
 
 

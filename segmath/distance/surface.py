@@ -129,8 +129,7 @@ def directed(m: Masks, sp, st):
     One batched call for both directions: on accelerators one EDT of the two complements;
     on the host a KD-tree over each surface (or SciPy's EDT when a surface is dense).
     """
-    xp = m.xp
-    return E.nearest_distance(xp.stack([sp, st]), xp.stack([st, sp]), m.spacing, m.ndim, dtype=m.dtype)
+    return E.surface_distances(sp, st, m.spacing, m.ndim, dtype=m.dtype)
 
 
 def count(xp, mask, dtype):

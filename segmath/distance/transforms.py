@@ -1,8 +1,9 @@
 r"""Distance transforms of masks: the exact Euclidean distance transform, the signed distance
 and the inner boundary.
 
-Each runs on NumPy (SciPy) and on torch (pure tensor operations on the input's device,
-:mod:`segmath.primitives.edt`).  ``ndim`` says how many trailing axes are spatial; the
+Each runs on NumPy (SciPy) and on torch: pure tensor operations on the input's device
+(:mod:`segmath.primitives.edt`); CPU tensors share memory with NumPy and take the SciPy
+path unless ``segmath.primitives.edt.cpu_backend("torch")`` is active.  ``ndim`` says how many trailing axes are spatial; the
 leading axes are a batch.  Its default is ``len(spacing)`` when ``spacing`` is a
 sequence, else 2 (or 1 for a 1-D mask), so a ``(N, H, W)`` stack is a batch of images
 and a 3-D volume needs ``ndim=3`` or a 3-entry ``spacing``.
@@ -53,8 +54,10 @@ def edt(mask, spacing=None, *, ndim=None):
     .. math:: \mathrm{edt}(x) = \min_{z:\ m(z)=0} \Big(\sum_k s_k^2 (x_k - z_k)^2\Big)^{1/2}
 
     The semantics of ``scipy.ndimage.distance_transform_edt`` (0 on zeros), batched over
-    leading axes.  On torch it is computed exactly by a separable lower-envelope
-    algorithm in pure tensor operations on the mask's device (no SciPy, no host copy).
+    leading axes.  On an accelerator it is computed exactly by a separable algorithm in
+    pure tensor operations on the mask's device (no SciPy, no host copy); CPU tensors use
+    SciPy by default (same memory, faster there), or the same torch solvers under
+    ``segmath.primitives.edt.cpu_backend("torch")``.
     An image without any zero is ``inf`` everywhere (SciPy returns an arbitrary finite map).
 
     Args:

@@ -1,8 +1,12 @@
 r"""Distance transforms, binary morphology and connected components, per backend.
 
 The second backend-specific module of segmath (the first is :mod:`segmath.primitives`):
-everything here has a NumPy path built on ``scipy.ndimage`` and a pure-torch path that
-runs on the input's device, with no host round trip and no SciPy call.
+everything here has a NumPy path built on ``scipy.ndimage`` (and ``scipy.spatial``) and a
+pure-torch path that runs on the input's device, with no host round trip and no SciPy
+call.  Tensors on an accelerator always take the torch path.  CPU tensors share their
+memory with NumPy, so by default they take the SciPy path (no copy to a host: they are
+on it), which is the faster one on a CPU; ``with cpu_backend("torch"):`` makes them take
+the torch path instead (to measure it, or to test the accelerator code on a CPU).
 
 **Exact Euclidean distance transform in torch.**  The squared distance to the nearest
 zero separates over axes (Saito & Toriwaki; Felzenszwalb & Huttenlocher 2012):
@@ -12,9 +16,13 @@ zero separates over axes (Saito & Toriwaki; Felzenszwalb & Huttenlocher 2012):
 applied one axis at a time, starting from :math:`f = 0` at zeros and :math:`\infty`
 elsewhere.  The first axis is a 1-D nearest-zero scan (``cummax``/``cummin`` of the
 indices of zeros, both directions).  Every later axis is a min-plus transform along
-lines, solved exactly by one of two algorithms, both batched over all lines at once:
+lines, solved exactly by one of these algorithms, each batched over all lines at once:
 
-* ``"sweep"`` (CPU default): the same lower envelope with every line inserting site
+* ``"window"`` (torch default on a CPU): tries offsets ``|i - j| <= R`` with ``R``
+  doubling; an entry with ``out(i) <= w (R + 1)^2`` is then exact, and lines whose
+  entries all are leave.  Two whole-column slice minima per offset; lines that would
+  need a large ``R`` (sparse zeros) go to the sweep.
+* ``"sweep"``: the same lower envelope with every line inserting site
   ``q`` at step ``q`` (column slices, no gathers for pushes); pops repeat while any line
   still pops, a one-bool read per round that costs nothing on the CPU.
 * ``"envelope"``: Felzenszwalb–Huttenlocher's lower envelope of
@@ -29,7 +37,12 @@ lines, solved exactly by one of two algorithms, both batched over all lines at o
   ``n + rows`` candidates per line and a segment minimum (``scatter_reduce``).
   O(n log n) work per line but only ~log2(n) levels of ~12 kernels each.
 
-Both are exact (the same floating-point expression as a brute-force minimum).
+All are exact (the same floating-point expression as a brute-force minimum).
+
+**Distances between surfaces** (:func:`surface_distances`): the torch path takes the
+EDT of the complement of the other surface; the SciPy path queries a KD-tree built on
+the other surface's elements when the surfaces are sparse (a 3-D surface is a few
+percent of its volume), which costs far less than a dense transform.
 
 **Policy for masks without zeros.**  SciPy's ``distance_transform_edt`` returns a
 meaningless finite map there (the distance to a phantom point outside the image);
@@ -155,6 +168,25 @@ def _via_numpy(fn, *args):
     return torch.from_numpy(out).to(out_dtype)
 
 
+def surface_distances(a, b, spacing, ndim: int, method: str = "auto", dtype=None):
+    """Both directed distances between two bool masks: ``stack([d(a -> b) on a, d(b -> a) on b])``.
+
+    Each is :func:`nearest_distance` (``inf`` off its query set and where the other mask is
+    empty); the SciPy path finds each mask's elements once for both directions.
+    """
+    method = _resolve(a, method)
+    if method == "scipy" or not is_torch(a):
+        return _via_numpy(_pair_numpy, a, b, spacing, ndim, dtype)
+    torch = _torch()
+    return nearest_distance(torch.stack([a, b]), torch.stack([b, a]), spacing, ndim, method, dtype)
+
+
+def _pair_numpy(a, b, spacing, ndim, dtype=None):
+    cache = {}                                   # each mask's points and tree serve both directions
+    out = np.stack([_nearest_numpy(a, b, spacing, ndim, cache), _nearest_numpy(b, a, spacing, ndim, cache)])
+    return out.astype(np.float64 if dtype is None else dtype, copy=False)
+
+
 def nearest_distance(query, target, spacing, ndim: int, method: str = "auto", dtype=None):
     """Distance from every element of ``query`` to the nearest element of ``target`` (bool masks).
 
@@ -167,7 +199,8 @@ def nearest_distance(query, target, spacing, ndim: int, method: str = "auto", dt
     """
     method = _resolve(query, method)
     if method == "scipy" or not is_torch(query):
-        return _via_numpy(_nearest_numpy, query, target, spacing, ndim, dtype)
+        return _via_numpy(lambda q, t, s, n, dt: _nearest_numpy(q, t, s, n).astype(dt, copy=False),
+                          query, target, spacing, ndim, dtype)
     torch = _torch()
     d = _edt_torch(~target, spacing, ndim, method, dtype)
     return torch.where(query, d, math.inf)
@@ -177,23 +210,35 @@ def nearest_distance(query, target, spacing, ndim: int, method: str = "auto", dt
 _KDTREE_POINT_COST = 8
 
 
-def _nearest_numpy(query, target, spacing, ndim, dtype=None):
+def _nearest_numpy(query, target, spacing, ndim, cache=None):
+    """SciPy path of :func:`nearest_distance` (float64); ``cache`` shares point sets and trees between calls."""
     from scipy.spatial import cKDTree
     batch, spatial = _split(query.shape, ndim)
     q = np.asarray(query, bool).reshape((-1,) + spatial)
     t = np.asarray(target, bool).reshape((-1,) + spatial)
+    cache = {} if cache is None else cache
     out = np.full(q.shape, np.inf)
     step = np.asarray(spacing, dtype=np.float64)
+
+    def points(name, mask, b):                   # elements of a mask, scaled, in C order (as mask[...])
+        key = ("points", id(name), b)             # keyed by the caller's array, alive during the call
+        if key not in cache:
+            cache[key] = np.argwhere(mask[b]) * step
+        return cache[key]
+
     for b in range(q.shape[0]):                  # SciPy path: one tree (or transform) per image
-        nq, nt = int(q[b].sum()), int(t[b].sum())
+        qb, tb = q[b], t[b]
+        nq, nt = np.count_nonzero(qb), np.count_nonzero(tb)
         if nq == 0 or nt == 0:
             continue
-        if (nq + nt) * _KDTREE_POINT_COST < q[b].size:
-            tree = cKDTree(np.argwhere(t[b]) * step)
-            out[b][q[b]] = tree.query(np.argwhere(q[b]) * step)[0]    # argwhere: C order, as q[b][...]
+        if (nq + nt) * _KDTREE_POINT_COST < qb.size:
+            key = ("tree", id(target), b)
+            if key not in cache:
+                cache[key] = cKDTree(points(target, t, b), balanced_tree=False, compact_nodes=False)
+            out[b][qb] = cache[key].query(points(query, q, b))[0]
         else:
-            out[b][q[b]] = _ndimage().distance_transform_edt(~t[b], sampling=spacing)[q[b]]
-    return out.reshape(query.shape).astype(np.float64 if dtype is None else dtype, copy=False)
+            out[b][qb] = _ndimage().distance_transform_edt(~tb, sampling=spacing)[qb]
+    return out.reshape(query.shape)
 
 
 def _edt_numpy(mask, spacing, ndim, dtype=None):
@@ -466,13 +511,33 @@ def _shifted(xp, x, ndim, offset, fill):
     return padded[index]
 
 
+def _views(x, ndim, offsets):
+    """Views of ``x`` (torch) shifted by each offset over its last ``ndim`` axes, zero from outside.
+
+    One padded copy serves every offset (a pad per offset costs as much as the whole erosion).
+    """
+    torch = _torch()
+    rank = x.ndim
+    padded = torch.nn.functional.pad(x, [1, 1] * ndim, value=0)
+    lead = (slice(None),) * (rank - ndim)
+    return [padded[lead + tuple(slice(1 + o, 1 + o + n) for o, n in zip(off, x.shape[rank - ndim:]))]
+            for off in offsets]
+
+
+def _host_torch(mask):
+    """A CPU tensor that takes the SciPy path (see :func:`cpu_backend`)."""
+    return is_torch(mask) and _resolve(mask, "auto") == "scipy"
+
+
 def erode(mask, ndim: int, connectivity: int = 1):
     """Binary erosion of a bool mask over its last ``ndim`` axes (outside the image counts as 0)."""
+    if _host_torch(mask):                                  # SciPy is ~10x faster than shifted views on a CPU
+        return _torch().from_numpy(erode(mask.detach().numpy(), ndim, connectivity))
     if is_torch(mask):
-        x = mask.to(_torch().uint8)
-        out = x
-        for o in neighbour_offsets(ndim, connectivity):
-            out = _torch().minimum(out, _shifted(None, x, ndim, o, 0))
+        torch = _torch()
+        out = mask.to(torch.uint8)
+        for view in _views(out, ndim, neighbour_offsets(ndim, connectivity)):
+            out = torch.minimum(out, view)
         return out.bool()
     return _ndimage().binary_erosion(mask, structure=_structure(ndim, connectivity, mask.ndim),
                                      border_value=0)
@@ -480,11 +545,13 @@ def erode(mask, ndim: int, connectivity: int = 1):
 
 def dilate(mask, ndim: int, connectivity: int = 1):
     """Binary dilation of a bool mask over its last ``ndim`` axes."""
+    if _host_torch(mask):
+        return _torch().from_numpy(dilate(mask.detach().numpy(), ndim, connectivity))
     if is_torch(mask):
-        x = mask.to(_torch().uint8)
-        out = x
-        for o in neighbour_offsets(ndim, connectivity):
-            out = _torch().maximum(out, _shifted(None, x, ndim, o, 0))
+        torch = _torch()
+        out = mask.to(torch.uint8)
+        for view in _views(out, ndim, neighbour_offsets(ndim, connectivity)):
+            out = torch.maximum(out, view)
         return out.bool()
     return _ndimage().binary_dilation(mask, structure=_structure(ndim, connectivity, mask.ndim))
 
