@@ -15,7 +15,7 @@ from .. import primitives as P
 from ..catalogue import register
 from ..primitives import edt as E
 from ..validation import check_scalar
-from .surface import _COMMON_ARGS, _example_surface, check_empty, class_masks, count, finish, surfaces
+from .surface import _example_surface, with_common_args, check_empty, class_masks, count, finish, surfaces
 
 
 def _pixels(m, ratio):
@@ -41,6 +41,7 @@ def inner_band(m, mask, width):
 @register("boundary_iou", kind="metric", name="Boundary IoU", example=_example_surface,
           references=("cheng2021boundary",), chapter="09_boundaries",
           formula=r"BIoU = \frac{|(G_w \cap G) \cap (P_w \cap P)|}{|(G_w \cap G) \cup (P_w \cap P)|}")
+@with_common_args
 def boundary_iou(input, target, *, width=None, dilation_ratio=0.02, spacing=None, num_classes=None,
                  from_logits=True, threshold=0.5, include_background=False, both_empty="nan", reduction="mean"):
     r"""Boundary IoU: IoU of the inner boundary bands of width :math:`w`.
@@ -54,7 +55,7 @@ def boundary_iou(input, target, *, width=None, dilation_ratio=0.02, spacing=None
     implementation erodes with a 3x3 square ``w`` times, i.e. uses the chessboard distance;
     segmath uses the Euclidean distance, isotropic and aware of ``spacing``.
 
-    Args:""" + _COMMON_ARGS + r"""
+    Args:{common_args}
         width: band width :math:`w` in units of ``spacing``; default ``dilation_ratio`` times the
             image diagonal in pixels, rounded, at least 1 (the paper's 0.02), times the smallest spacing.
         dilation_ratio: used when ``width`` is None.
@@ -86,6 +87,7 @@ def boundary_iou(input, target, *, width=None, dilation_ratio=0.02, spacing=None
           references=("csurka2013good",), chapter="09_boundaries",
           formula=r"BF = \frac{2\,\Pr\cdot\mathrm{Re}}{\Pr + \mathrm{Re}},\ "
                   r"\Pr = \frac{|\{x\in\partial P: d(x,\partial G)\le\theta\}|}{|\partial P|}")
+@with_common_args
 def boundary_f1(input, target, *, tolerance=None, tolerance_ratio=0.0075, spacing=None, num_classes=None,
                 from_logits=True, threshold=0.5, include_background=False, both_empty="nan", connectivity=1,
                 reduction="mean"):
@@ -100,7 +102,7 @@ def boundary_f1(input, target, *, tolerance=None, tolerance_ratio=0.0075, spacin
     :math:`NSD = (|\partial P|\Pr + |\partial G|\mathrm{Re}) / (|\partial P| + |\partial G|)`;
     BF is their harmonic mean.
 
-    Args:""" + _COMMON_ARGS + r"""
+    Args:{common_args}
         tolerance: :math:`\theta` in units of ``spacing``; default ``tolerance_ratio`` times the
             physical image diagonal (Csurka et al.: 0.75 %).
         tolerance_ratio: used when ``tolerance`` is None.

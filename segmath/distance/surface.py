@@ -111,16 +111,20 @@ def class_masks(input, target, *, num_classes=None, from_logits=True, threshold=
 
 
 def surfaces(m: Masks, connectivity=1):
-    """Inner contours and the distance of every element to the other mask's contour.
+    """Inner contours and the distance of every contour element to the other mask's contour.
 
     Returns flattened ``(N, K, S)``: contour of pred, contour of true, distance to the
-    true contour, distance to the pred contour (``inf`` where that contour is empty).
+    true contour (on the pred contour), distance to the pred contour (on the true contour);
+    ``inf`` where the other contour is empty.  Host arrays keep only the contour elements
+    (:func:`~segmath.primitives.edt.compact`: ``S`` shrinks to the longest contour), which
+    changes no masked reduction.
     """
-    xp = m.xp
     bp = m.pred & ~E.erode(m.pred, m.ndim, connectivity)
     bt = m.true & ~E.erode(m.true, m.ndim, connectivity)
     dist = directed(m, bp, bt)
-    return m.flat(bp), m.flat(bt), m.flat(dist[0]), m.flat(dist[1])
+    bp, to_true = E.compact(m.flat(bp), m.flat(dist[0]))
+    bt, to_pred = E.compact(m.flat(bt), m.flat(dist[1]))
+    return bp, bt, to_true, to_pred
 
 
 def directed(m: Masks, sp, st):
@@ -317,10 +321,18 @@ _COMMON_ARGS = r"""
         reduction: ``"none"`` (the ``(N, K)`` table), ``"mean"`` or ``"sum"`` over non-NaN entries."""
 
 
+def with_common_args(fn):
+    """Fill the ``{common_args}`` slot of a surface metric's docstring (a ``+`` there would stop
+    the string from being a docstring at all)."""
+    fn.__doc__ = fn.__doc__.replace("{common_args}", _COMMON_ARGS)
+    return fn
+
+
 @register("hausdorff", kind="metric", name="Hausdorff distance", example=_example_surface,
           references=("huttenlocher1993comparing",), chapter="09_boundaries",
           formula=r"HD = \max\big(\max_{x\in\partial P} d(x,\partial G),\ \max_{y\in\partial G} d(y,\partial P)\big)",
           theorems=("verify_dt_hausdorff_convex_nested", "verify_dt_hausdorff_counterexample"))
+@with_common_args
 def hausdorff(input, target, *, spacing=None, num_classes=None, from_logits=True, threshold=0.5,
               include_background=False, empty="diagonal", both_empty="nan", connectivity=1, reduction="mean"):
     r"""Hausdorff distance between the predicted and the true surfaces, per image and class.
@@ -328,7 +340,7 @@ def hausdorff(input, target, *, spacing=None, num_classes=None, from_logits=True
     .. math:: HD(P, G) = \max\Big(\max_{x\in\partial P} d(x, \partial G),\
               \max_{y\in\partial G} d(y, \partial P)\Big)
 
-    Args:""" + _COMMON_ARGS + r"""
+    Args:{common_args}
         empty: distance when exactly one mask is empty: ``"diagonal"``, ``"inf"``, ``"nan"``.
         connectivity: of the erosion defining the surfaces (1: face neighbours).
 
@@ -355,6 +367,7 @@ HD95_DEFINITIONS = ("max_directed", "pooled", "surface_weighted")
 @register("hd95", kind="metric", name="95th-percentile Hausdorff distance", example=_example_surface,
           references=("huttenlocher1993comparing", "nikolov2021clinically"), chapter="09_boundaries",
           formula=r"HD_{95} = \max\big(q_{95}(D_{P\to G}),\ q_{95}(D_{G\to P})\big)")
+@with_common_args
 def hd95(input, target, *, spacing=None, percentile=95.0, definition="max_directed", num_classes=None,
          from_logits=True, threshold=0.5, include_background=False, empty="diagonal", both_empty="nan",
          connectivity=1, reduction="mean"):
@@ -371,7 +384,7 @@ def hd95(input, target, *, spacing=None, percentile=95.0, definition="max_direct
       weighted by its length/area; the smallest distance whose cumulative weight share
       reaches ``percentile``; the larger of the two directions.
 
-    Args:""" + _COMMON_ARGS + r"""
+    Args:{common_args}
         percentile: in [0, 100] (95 by default; 100 gives the Hausdorff distance).
         definition: ``"max_directed"``, ``"pooled"`` or ``"surface_weighted"``.
         empty: distance when exactly one mask is empty: ``"diagonal"``, ``"inf"``, ``"nan"``.
@@ -413,6 +426,7 @@ ASSD_DEFINITIONS = ("pooled", "mean_directed")
           references=("heimann2009comparison",), chapter="09_boundaries",
           formula=r"ASSD = \frac{\sum_{x\in\partial P} d(x,\partial G) + \sum_{y\in\partial G} d(y,\partial P)}"
                   r"{|\partial P| + |\partial G|}")
+@with_common_args
 def assd(input, target, *, spacing=None, definition="pooled", num_classes=None, from_logits=True,
          threshold=0.5, include_background=False, empty="diagonal", both_empty="nan", connectivity=1,
          reduction="mean"):
@@ -426,7 +440,7 @@ def assd(input, target, *, spacing=None, definition="pooled", num_classes=None, 
     ``"mean_directed"`` averages the two directed means (DeepMind's two returned means,
     averaged; it weights the shorter surface more).
 
-    Args:""" + _COMMON_ARGS + r"""
+    Args:{common_args}
         definition: ``"pooled"`` or ``"mean_directed"``.
         empty: distance when exactly one mask is empty: ``"diagonal"``, ``"inf"``, ``"nan"``.
         connectivity: of the erosion defining the surfaces.
@@ -436,7 +450,7 @@ def assd(input, target, *, spacing=None, definition="pooled", num_classes=None, 
         >>> y = np.zeros((1, 8, 8), int); y[0, 2:5, 2:5] = 1
         >>> x = np.zeros((1, 8, 8), int); x[0, 2:5, 3:6] = 1
         >>> round(float(segmath.assd(x, y, num_classes=2)), 4)
-        0.625
+        0.5
     """
     check_choice(definition, "definition", ASSD_DEFINITIONS)
     check_empty(empty, both_empty)
@@ -457,6 +471,7 @@ def assd(input, target, *, spacing=None, definition="pooled", num_classes=None, 
           references=("nikolov2021clinically",), chapter="09_boundaries",
           formula=r"NSD_\tau = \frac{|\{x\in\partial P: d(x,\partial G)\le\tau\}| + "
                   r"|\{y\in\partial G: d(y,\partial P)\le\tau\}|}{|\partial P| + |\partial G|}")
+@with_common_args
 def nsd(input, target, *, tolerance=1.0, spacing=None, surface="voxel", num_classes=None, from_logits=True,
         threshold=0.5, include_background=False, both_empty="nan", connectivity=1, reduction="mean"):
     r"""Normalised surface Dice at tolerance :math:`\tau`: the share of both surfaces within :math:`\tau`.
@@ -468,7 +483,7 @@ def nsd(input, target, *, tolerance=1.0, spacing=None, surface="voxel", num_clas
     DeepMind's surfels by their area (MONAI's ``use_subvoxels=True``).  Exactly one empty
     mask gives 0.
 
-    Args:""" + _COMMON_ARGS + r"""
+    Args:{common_args}
         tolerance: :math:`\tau \ge 0` in units of ``spacing``.
         surface: ``"voxel"`` or ``"subvoxel"``.
         connectivity: of the erosion defining the voxel surfaces.
