@@ -127,7 +127,7 @@ def make_pair(input, target, *, from_logits: bool = True, activation=None, ignor
         if ignore_index is not None:
             raise ValueError("ignore_index applies to integer label targets of shape "
                              f"{label_shape}; {target_name} has per-class shape {tuple(target.shape)}")
-        t = xp.reshape(xp.astype(target, dtype), (n, c, -1))
+        t = xp.reshape(xp.astype(target, dtype, copy=False), (n, c, -1))
         check_in_unit_interval(t, target_name)
         if not soft_target and value_checks_enabled() and bool(xp.any((t != 0) & (t != 1))):
             raise ValueError(f"{target_name} must be hard (0/1) for this function; soft targets are not supported")

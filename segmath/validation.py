@@ -94,10 +94,10 @@ def check_in_unit_interval(x, name: str):
     if not value_checks_enabled():
         return
     xp = P.namespace(x)
-    ok = bool(xp.all((x >= 0) & (x <= 1)))
-    if not ok:
+    lo, hi = P.minmax(x)  # NaN propagates through min/max and fails the test below
+    if not bool((lo >= 0) & (hi <= 1)):
         raise ValueError(f"{name} must hold probabilities in [0, 1] (pass from_logits=True for logits); "
-                         f"found values outside, e.g. min={float(xp.min(x)):.4g}, max={float(xp.max(x)):.4g}")
+                         f"found values outside, e.g. min={float(lo):.4g}, max={float(hi):.4g}")
 
 
 def check_labels(labels, name: str, num_classes: int, ignore_index=None):
@@ -106,7 +106,7 @@ def check_labels(labels, name: str, num_classes: int, ignore_index=None):
         return
     xp = P.namespace(labels)
     counted = labels if ignore_index is None else xp.where(labels == ignore_index, xp.zeros_like(labels), labels)
-    lo, hi = xp.min(counted), xp.max(counted)  # two reductions, one sync: cheaper than an elementwise mask
+    lo, hi = P.minmax(counted)  # one pass and one sync: cheaper than an elementwise mask
     if bool((lo < 0) | (hi >= num_classes)):
         extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
         raise ValueError(f"{name} must hold class labels in [0, {num_classes - 1}]{extra}; "

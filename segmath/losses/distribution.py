@@ -16,9 +16,8 @@ pixels, :math:`\sum_i \sum_k w_k y_{ik}` (for hard labels :math:`\sum_i w_{y_i}`
 loss map.
 
 Empty policy.  An empty foreground is an ordinary target for these losses (every pixel still has a
-class).  When nothing is counted at all (every pixel ignored), ``weighted_cross_entropy``,
-``balanced_cross_entropy``, ``topk_cross_entropy`` and ``sensitivity_specificity`` give 0;
-``cross_entropy`` and ``focal`` (``mean``) give NaN, as ``torch.nn.functional.cross_entropy`` does.
+class).  When nothing is counted at all (every pixel ignored), every loss here gives 0 with a zero
+gradient (``torch.nn.functional.cross_entropy`` gives NaN there).
 """
 from __future__ import annotations
 
@@ -41,16 +40,17 @@ from ..validation import check_choice, check_reduction, check_scalar, check_weig
 def _per_pixel_ce(pair, weight=None):
     """(N, S) cross-entropy -sum_c w_c y_c log p_c, and the (N, S) per-pixel weight (or None)."""
     xp = pair.xp
-    logp = pair.log_prob()
     if pair.activation == "sigmoid":
         # binary / multi-label: -[y log p + (1 - y) log(1 - p)] summed over channels
         y = pair.dense
-        per = -(y * logp + (1.0 - y) * pair.log_one_minus_prob())
+        per = (P.bce_from_logits(pair.input, y) if pair.from_logits
+               else -(y * pair.log_prob() + (1.0 - y) * pair.log_one_minus_prob()))
         if weight is not None:
             per = per * xp.reshape(weight, (1, -1, 1))
         return xp.sum(per, axis=1), None
     if pair.labels is not None:
-        per = -P.gather_class(logp, pair.labels)
+        per = (P.ce_from_logits(pair.input, pair.labels) if pair.from_logits
+               else -P.gather_class(pair.log_prob(), pair.labels))
         if weight is None:
             return per, None
         w = xp.take(weight, xp.reshape(pair.labels, (-1,)))
@@ -58,7 +58,7 @@ def _per_pixel_ce(pair, weight=None):
     y = pair.dense
     if weight is not None:
         y = y * xp.reshape(weight, (1, -1, 1))
-    return -xp.sum(y * logp, axis=1), None
+    return -xp.sum(y * pair.log_prob(), axis=1), None
 
 
 def _weighted_terms(pair, w_pos, w_neg=None):
@@ -70,17 +70,18 @@ def _weighted_terms(pair, w_pos, w_neg=None):
     is the weighted mean.
     """
     xp = pair.xp
-    logp = pair.log_prob()
     if pair.activation == "sigmoid":
         y, wp, wn = pair.dense, w_pos[:, :, None], w_neg[:, :, None]
-        loss = -(wp * y * logp + wn * (1.0 - y) * pair.log_one_minus_prob())
+        loss = -(wp * y * pair.log_prob() + wn * (1.0 - y) * pair.log_one_minus_prob())
         return xp.sum(loss, axis=1), xp.sum(wp * y + wn * (1.0 - y), axis=1)
     if pair.labels is not None:
         # gather the weight of each pixel's class: no (N, C, S) float one-hot
         w = P.gather_class(xp.broadcast_to(w_pos[:, :, None], pair.input.shape), pair.labels)
-        return -w * P.gather_class(logp, pair.labels), w
+        nll = (P.ce_from_logits(pair.input, pair.labels) if pair.from_logits
+               else -P.gather_class(pair.log_prob(), pair.labels))
+        return w * nll, w
     wy = w_pos[:, :, None] * pair.dense
-    return -xp.sum(wy * logp, axis=1), xp.sum(wy, axis=1)
+    return -xp.sum(wy * pair.log_prob(), axis=1), xp.sum(wy, axis=1)
 
 
 def _safe_div(xp, num, den):
@@ -212,11 +213,11 @@ def binary_cross_entropy(input, target, *, weight=None, pos_weight=None, ignore_
     w = check_weight(weight, c, pair.input)
     rho = _check_pos_weight(pos_weight, c, pair.input)
     y = pair.dense
-    rho_y = y if rho is None else xp.reshape(rho, (1, -1, 1)) * y
+    rho = None if rho is None else xp.reshape(rho, (1, -1, 1))
     if from_logits:
-        # -log p = softplus(-x) and -log(1 - p) = x + softplus(-x): one transcendental pass
-        per = (1.0 - y) * pair.input + (rho_y + 1.0 - y) * P.softplus(-pair.input)
+        per = P.bce_from_logits(pair.input, y, rho)
     else:
+        rho_y = y if rho is None else rho * y
         per = -(rho_y * pair.log_prob() + (1.0 - y) * pair.log_one_minus_prob())
     if w is not None:
         per = per * xp.reshape(w, (1, -1, 1))

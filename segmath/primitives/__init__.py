@@ -17,7 +17,7 @@ __all__ = [
     "namespace", "device", "is_torch", "is_numpy", "asarray_like", "to_numpy",
     "softmax", "log_softmax", "sigmoid", "log_sigmoid", "softplus",
     "gather_class", "class_sums", "bincount", "one_hot", "sort_desc",
-    "take_along", "float_dtype", "detach",
+    "take_along", "float_dtype", "detach", "ce_from_logits", "bce_from_logits", "minmax",
 ]
 
 
@@ -171,3 +171,32 @@ def sort_desc(x, axis=-1):
         return values, index
     index = np.argsort(-x, axis=axis, kind="stable")
     return np.take_along_axis(x, index, axis=axis), index
+
+
+# -- fused per-pixel losses ---------------------------------------------------
+# torch fuses these into one kernel each (forward and backward); written out through the
+# array API they cost 2-3x more time and several (N, C, S) temporaries.
+
+def ce_from_logits(logits, labels):
+    """Per-pixel cross-entropy -log softmax(logits)[label]: logits (N, C, S), labels (N, S) -> (N, S)."""
+    if is_torch(logits):
+        return _torch().nn.functional.cross_entropy(logits, labels, reduction="none")
+    return -gather_class(_special().log_softmax(logits, axis=1), labels)
+
+
+def bce_from_logits(x, y, pos_weight=None):
+    """Element-wise -[rho y log s(x) + (1 - y) log(1 - s(x))], s the sigmoid; ``pos_weight`` rho
+    broadcasts against x (None: 1)."""
+    if is_torch(x):
+        return _torch().nn.functional.binary_cross_entropy_with_logits(x, y, pos_weight=pos_weight,
+                                                                      reduction="none")
+    rho_y = y if pos_weight is None else pos_weight * y
+    # -log s(x) = softplus(-x) and -log(1 - s(x)) = x + softplus(-x)
+    return (1.0 - y) * x + (rho_y + 1.0 - y) * np.logaddexp(0.0, -x)
+
+
+def minmax(x):
+    """(min, max) of all elements, in one pass on torch (``torch.aminmax``); NaN propagates."""
+    if is_torch(x):
+        return _torch().aminmax(x)
+    return np.min(x), np.max(x)
