@@ -214,6 +214,8 @@ def binary_cross_entropy(input, target, *, weight=None, pos_weight=None, ignore_
     rho = _check_pos_weight(pos_weight, c, pair.input)
     y = pair.dense
     rho = None if rho is None else xp.reshape(rho, (1, -1, 1))
+    if from_logits and w is None and pair.valid is None and reduction == "mean":
+        return P.bce_from_logits(pair.input, y, rho, reduction="mean")  # the common case, fused
     if from_logits:
         per = P.bce_from_logits(pair.input, y, rho)
     else:

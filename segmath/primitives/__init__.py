@@ -184,15 +184,17 @@ def ce_from_logits(logits, labels):
     return -gather_class(_special().log_softmax(logits, axis=1), labels)
 
 
-def bce_from_logits(x, y, pos_weight=None):
+def bce_from_logits(x, y, pos_weight=None, reduction="none"):
     """Element-wise -[rho y log s(x) + (1 - y) log(1 - s(x))], s the sigmoid; ``pos_weight`` rho
-    broadcasts against x (None: 1)."""
+    broadcasts against x (None: 1).  ``reduction="mean"`` fuses the mean over all elements (no
+    per-element map is stored for the backward pass)."""
     if is_torch(x):
         return _torch().nn.functional.binary_cross_entropy_with_logits(x, y, pos_weight=pos_weight,
-                                                                      reduction="none")
+                                                                      reduction=reduction)
     rho_y = y if pos_weight is None else pos_weight * y
     # -log s(x) = softplus(-x) and -log(1 - s(x)) = x + softplus(-x)
-    return (1.0 - y) * x + (rho_y + 1.0 - y) * np.logaddexp(0.0, -x)
+    out = (1.0 - y) * x + (rho_y + 1.0 - y) * np.logaddexp(0.0, -x)
+    return np.mean(out) if reduction == "mean" else out
 
 
 def minmax(x):
