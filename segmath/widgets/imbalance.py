@@ -16,13 +16,13 @@ iteration :math:`t \leftarrow F(t)/2`).
 """
 from __future__ import annotations
 
-import io
-
 import numpy as np
 from scipy.special import logit, ndtr
 
+from .render import explorer_box, new_figure
+
 __all__ = ["expected_counts", "expected_metrics", "bayes_thresholds", "ImbalanceExplorer",
-           "imbalance_figure", "imbalance_explorer", "FastRenderer"]
+           "imbalance_figure", "imbalance_explorer"]
 
 DEFAULTS = {"foreground": 0.05, "weight": 1.0, "threshold": 0.5, "separation": 1.25}
 _GRID = np.linspace(0.002, 0.998, 499)   # thresholds on eta for the metric curves
@@ -103,54 +103,6 @@ _MARKS = (("accuracy", "accuracy: 1/2", "C0"), ("weighted_ce", "weighted CE: $w_
           ("balanced_accuracy", r"balanced acc.: $\pi$", "C2"), ("dice", "Dice: $F^*/2$", "C3"))
 
 
-def new_figure(pyplot: bool, **kwargs):
-    """A figure managed by pyplot (shown by ``plt.show()`` in the book) or a bare Agg figure (widgets)."""
-    if pyplot:
-        import matplotlib.pyplot as plt
-        return plt.figure(**kwargs)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(dpi=72, **kwargs)      # a live frame: fewer pixels to draw and encode than the book's figure
-    FigureCanvasAgg(fig)
-    return fig
-
-
-class FastRenderer:
-    """Renders an explorer's frames by blitting: axes, ticks and legends are drawn once, and each frame
-    redraws only the artists a callback changes, then encodes a PNG (what the ipywidgets ``Image`` shows).
-
-    Axis limits must not change between frames (the explorers keep them fixed).
-    """
-
-    def __init__(self, fig, artists):
-        self.fig, self.artists = fig, list(artists)
-        fig.canvas.draw()                       # settle the layout, then freeze it
-        fig.set_layout_engine("none")
-        for a in self.artists:
-            a.set_animated(True)
-        fig.canvas.draw()                       # the static background, without the animated artists
-        self.background = fig.canvas.copy_from_bbox(fig.bbox)
-
-    def png(self) -> bytes:
-        from PIL import Image
-        canvas = self.fig.canvas
-        canvas.restore_region(self.background)
-        for a in self.artists:
-            self.fig.draw_artist(a)
-        buf = io.BytesIO()
-        Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(buf, format="png", compress_level=1)
-        return buf.getvalue()
-
-
-def widget_frame(explorer, renderer, image_widget):
-    """The callback body shared by the explorers: recompute, redraw the changed artists, show the PNG."""
-    def callback(**values):
-        result = explorer.update(**values)
-        image_widget.value = renderer.png()
-        return result
-    return callback
-
-
 class ImbalanceExplorer:
     """A two-panel figure of one state, updated in place by :meth:`update` (no new figure per call).
 
@@ -229,8 +181,6 @@ def imbalance_explorer(**state):
     import ipywidgets as W
 
     ex = ImbalanceExplorer(pyplot=False, **state)
-    image = W.Image(format="png")
-    callback = widget_frame(ex, FastRenderer(ex.fig, ex.dynamic_artists()), image)
     s = ex.state
     controls = {
         "foreground": W.FloatLogSlider(value=s["foreground"], base=10, min=-3, max=np.log10(0.5), step=0.01,
@@ -242,8 +192,4 @@ def imbalance_explorer(**state):
         "separation": W.FloatSlider(value=s["separation"], min=0.25, max=3.0, step=0.05,
                                     description="separation μ"),
     }
-    W.interactive_output(callback, controls)
-    box = W.VBox([W.HBox([controls["foreground"], controls["weight"]]),
-                  W.HBox([controls["threshold"], controls["separation"]]), image])
-    box.callback = callback
-    return box
+    return explorer_box(ex, controls, rows=(("foreground", "weight"), ("threshold", "separation")))

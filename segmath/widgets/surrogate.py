@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .imbalance import FastRenderer, new_figure, widget_frame
+from .render import explorer_box, new_figure
 
 __all__ = ["LOSSES", "margin_loss", "conditional_risk", "minimiser", "calibration_function",
            "SurrogateExplorer", "surrogate_figure", "surrogate_explorer"]
@@ -168,13 +168,8 @@ def surrogate_explorer(**state):
     import ipywidgets as W
 
     ex = SurrogateExplorer(pyplot=False, **state)
-    image = W.Image(format="png")
-    callback = widget_frame(ex, FastRenderer(ex.fig, ex.dynamic_artists()), image)
     controls = {"eta": W.FloatSlider(value=ex.state["eta"], min=0.01, max=0.99, step=0.01,
                                      description="posterior η"),
                 "gamma": W.FloatSlider(value=ex.state["gamma"], min=0.0, max=5.0, step=0.25,
                                        description="focal γ")}
-    W.interactive_output(callback, controls)
-    box = W.VBox([W.HBox(list(controls.values())), image])
-    box.callback = callback
-    return box
+    return explorer_box(ex, controls)
