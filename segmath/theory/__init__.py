@@ -72,7 +72,7 @@ VERIFICATIONS = (
     _t("S19", "07_soft_labels", verify_jml_metric, "Jaccard metric losses are metrics"),
     _t("S20", "07_soft_labels", verify_dml_semimetric, "The Dice semimetric loss is only a semimetric"),
     _t("S21", "07_soft_labels", verify_jml_soft_label_optimum, "JML is soft-label compatible"),
-    _t("S4", "08_multiclass", verify_aggregation_changes_ranking, "Aggregation changes the ranking"),
+    _t("S4", "01_counts", verify_aggregation_changes_ranking, "Aggregation changes the ranking"),
     _t("S22", "09_boundaries", verify_boundary_loss_identity, "The boundary-loss identity"),
     _t("S24", "09_boundaries", verify_dt_hausdorff_convex_nested,
        "The distance-transform HD estimate is exact for nested convex shapes"),
