@@ -48,11 +48,6 @@ def _specificity_parts(c):
     return tn, tn + c.f64(c.fp)
 
 
-def _counts(input, target, num_classes, ignore_index, from_logits, threshold):
-    return counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-                  threshold=threshold)
-
-
 @from_counts("precision")
 def _precision(c, *, average="macro", aggregate="image", empty="skip"):
     return classwise(c, _precision_parts, average=average, aggregate=aggregate, empty=empty)
@@ -84,7 +79,8 @@ def precision(input, target, *, num_classes=None, ignore_index=None, from_logits
         >>> segmath.precision(p, y, num_classes=2, average="none").tolist()
         [0.5, 1.0]
     """
-    c = _counts(input, target, num_classes, ignore_index, from_logits, threshold)
+    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
+               threshold=threshold)
     return _precision(c, average=average, aggregate=aggregate, empty=empty)
 
 
@@ -111,7 +107,8 @@ def recall(input, target, *, num_classes=None, ignore_index=None, from_logits=Tr
         >>> segmath.recall(p, y, num_classes=2, average="none").tolist()
         [1.0, 0.6666666666666666]
     """
-    c = _counts(input, target, num_classes, ignore_index, from_logits, threshold)
+    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
+               threshold=threshold)
     return _recall(c, average=average, aggregate=aggregate, empty=empty)
 
 
@@ -139,7 +136,8 @@ def specificity(input, target, *, num_classes=None, ignore_index=None, from_logi
         >>> segmath.specificity(p, y, num_classes=2, average="none").tolist()
         [0.6666666666666666, 1.0]
     """
-    c = _counts(input, target, num_classes, ignore_index, from_logits, threshold)
+    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
+               threshold=threshold)
     return _specificity(c, average=average, aggregate=aggregate, empty=empty)
 
 
@@ -168,7 +166,8 @@ def pixel_accuracy(input, target, *, num_classes=None, ignore_index=None, from_l
         >>> float(segmath.pixel_accuracy(p, y, num_classes=2))
         0.75
     """
-    c = _counts(input, target, num_classes, ignore_index, from_logits, threshold)
+    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
+               threshold=threshold)
     return _pixel_accuracy(c, aggregate=aggregate, empty=empty)
 
 
@@ -196,7 +195,8 @@ def mean_accuracy(input, target, *, num_classes=None, ignore_index=None, from_lo
         >>> round(float(segmath.mean_accuracy(p, y, num_classes=2)), 6)   # (1 + 2/3) / 2
         0.833333
     """
-    c = _counts(input, target, num_classes, ignore_index, from_logits, threshold)
+    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
+               threshold=threshold)
     return _mean_accuracy(c, aggregate=aggregate, empty=empty)
 
 
@@ -240,5 +240,6 @@ def balanced_accuracy(input, target, *, num_classes=None, ignore_index=None, fro
         >>> round(float(segmath.balanced_accuracy(p, y, num_classes=2, adjusted=True)), 6)
         0.666667
     """
-    c = _counts(input, target, num_classes, ignore_index, from_logits, threshold)
+    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
+               threshold=threshold)
     return _balanced_accuracy(c, adjusted=adjusted, aggregate=aggregate, empty=empty)
