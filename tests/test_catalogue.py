@@ -173,3 +173,15 @@ def test_nn_module_matches_function(entry):
     targs, tkw = to_torch(args), to_torch(kwargs)
     module = getattr(snn, snn.module_name(entry.id))(**tkw)
     np.testing.assert_allclose(flat(module(*targs)), flat(entry.fn(*targs, **tkw)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("entry", FROM_LOGITS, ids=ids(FROM_LOGITS))
+def test_float16_input(entry):
+    """Half-precision logits (as AMP on a GPU produces them): finite value and gradient, close to float64."""
+    args, kwargs = entry.example(0)
+    x = to_torch(args[0], torch.float32).half().requires_grad_(True)
+    out = entry.fn(x, *to_torch(args[1:]), **to_torch(kwargs)).sum()
+    out.backward()
+    assert torch.isfinite(out) and torch.isfinite(x.grad).all()
+    ref = entry.fn(x.detach().double(), *to_torch(args[1:]), **to_torch(kwargs)).sum()
+    assert abs(float(out.detach()) - float(ref)) <= 0.05 * (1 + abs(float(ref)))
