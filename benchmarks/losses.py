@@ -17,7 +17,6 @@ import argparse
 import json
 import pathlib
 import platform
-import resource
 import statistics
 import subprocess
 import sys

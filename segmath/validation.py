@@ -93,7 +93,6 @@ def check_in_unit_interval(x, name: str):
     """Data check: every value of ``x`` in [0, 1] (NaN rejected too)."""
     if not value_checks_enabled():
         return
-    xp = P.namespace(x)
     lo, hi = P.minmax(x)  # NaN propagates through min/max and fails the test below
     if not bool((lo >= 0) & (hi <= 1)):
         raise ValueError(f"{name} must hold probabilities in [0, 1] (pass from_logits=True for logits); "

@@ -25,15 +25,7 @@ def _pixels(m, ratio):
 
 def inner_band(m, mask, width):
     """Elements of ``mask`` within ``width`` of its outside (the outside of the image counts)."""
-    xp = m.xp
-    pad = [(0, 0), (0, 0)] + [(1, 1)] * m.ndim
-    if P.is_torch(mask):
-        import torch
-        padded = torch.nn.functional.pad(mask.to(torch.uint8), [p for q in reversed(pad[2:]) for p in q])
-    else:
-        import numpy as np
-        padded = np.pad(mask, pad)
-    depth = E.edt(padded, m.spacing, m.ndim, dtype=m.dtype)
+    depth = E.edt(P.pad_spatial(mask, m.ndim), m.spacing, m.ndim, dtype=m.dtype)
     depth = depth[(slice(None),) * 2 + tuple(slice(1, n + 1) for n in m.spatial)]
     return mask & (depth <= width)
 

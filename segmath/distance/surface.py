@@ -265,13 +265,7 @@ def surfel_table(ndim, spacing):
 def surfels(m: Masks, mask):
     """Neighbourhood codes of the ``(n_k + 1)``-cells of a zero-padded mask (N, K, *cells)."""
     xp, nd = m.xp, m.ndim
-    x = xp.astype(mask, xp.int64)
-    pad = [(0, 0), (0, 0)] + [(1, 1)] * nd
-    if P.is_torch(x):
-        import torch
-        x = torch.nn.functional.pad(x, [p for pair in reversed(pad[2:]) for p in pair])
-    else:
-        x = np.pad(x, pad)
+    x = P.pad_spatial(xp.astype(mask, xp.int64), nd)
     code = xp.zeros_like(x[(slice(None),) * 2 + tuple(slice(0, n + 1) for n in m.spatial)])
     for b, c in enumerate(itertools.product((0, 1), repeat=nd)):
         code = code + x[(slice(None),) * 2 + tuple(slice(o, o + n + 1) for o, n in zip(c, m.spatial))] * (1 << b)

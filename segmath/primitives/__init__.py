@@ -17,7 +17,7 @@ __all__ = [
     "namespace", "device", "is_torch", "is_numpy", "asarray_like", "to_numpy",
     "softmax", "log_softmax", "sigmoid", "log_sigmoid", "softplus",
     "gather_class", "class_sums", "bincount", "one_hot", "sort_desc",
-    "take_along", "float_dtype", "detach", "ce_from_logits", "bce_from_logits", "minmax",
+    "take_along", "float_dtype", "detach", "ce_from_logits", "bce_from_logits", "minmax", "pad_spatial",
 ]
 
 
@@ -202,3 +202,13 @@ def minmax(x):
     if is_torch(x):
         return _torch().aminmax(x)
     return np.min(x), np.max(x)
+
+
+def pad_spatial(x, ndim, width=1):
+    """Zero-pad the last ``ndim`` axes of ``x`` by ``width`` on both sides (bool pads as uint8 on torch)."""
+    if is_torch(x):
+        torch = _torch()
+        if x.dtype == torch.bool:
+            x = x.to(torch.uint8)
+        return torch.nn.functional.pad(x, [width] * (2 * ndim))
+    return np.pad(x, [(0, 0)] * (x.ndim - ndim) + [(width, width)] * ndim)

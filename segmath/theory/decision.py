@@ -304,7 +304,6 @@ def verify_ece_binning_bias(seed=0, bins=15, sizes=(100, 1000, 10000), reps=200)
         p = rng.random((reps, n))
         y = rng.random((reps, n)) < p
         b = np.minimum((p * bins).astype(int), bins - 1) + bins * np.arange(reps)[:, None]
-        cnt = np.bincount(b.ravel(), minlength=reps * bins).reshape(reps, bins)
         sp = np.bincount(b.ravel(), weights=p.ravel(), minlength=reps * bins).reshape(reps, bins)
         sy = np.bincount(b.ravel(), weights=y.ravel(), minlength=reps * bins).reshape(reps, bins)
         ece = np.abs(sy - sp).sum(1) / n                          # sum_b (n_b/n) |mean y - mean p|
