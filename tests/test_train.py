@@ -64,7 +64,6 @@ def test_sigmoid_output(tiny):
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_evaluate_against_independent_formulas():
-
     from monai.metrics import compute_hausdorff_distance
     r = np.random.default_rng(0)
     _, y = data.shapes(4, 32, foreground=0.2, noise=0, seed=1)
