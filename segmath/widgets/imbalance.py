@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logit, ndtr
 
-from .render import explorer_box, new_figure
+from .render import checked_state, explorer_box, new_figure
 
 __all__ = ["expected_counts", "expected_metrics", "bayes_thresholds", "ImbalanceExplorer",
            "imbalance_figure", "imbalance_explorer"]
@@ -135,10 +135,7 @@ class ImbalanceExplorer:
 
     def update(self, **state) -> dict:
         """Recompute for ``foreground``, ``weight``, ``threshold``, ``separation``; return the numbers."""
-        unknown = set(state) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown explorer parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-        self.state.update(state)
+        self.state.update(checked_state(state, DEFAULTS))
         pi, w, t, mu = (float(self.state[k]) for k in ("foreground", "weight", "threshold", "separation"))
         norm = np.exp(-0.5 * (self.xs - mu) ** 2) / np.sqrt(2 * np.pi)
         norm0 = np.exp(-0.5 * (self.xs + mu) ** 2) / np.sqrt(2 * np.pi)

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 
-__all__ = ["new_figure", "FastRenderer", "widget_frame", "explorer_box"]
+__all__ = ["new_figure", "FastRenderer", "widget_frame", "explorer_box", "checked_state"]
 
 
 def new_figure(pyplot: bool, **kwargs):
@@ -70,3 +70,11 @@ def explorer_box(explorer, controls, rows=None):
     box = W.VBox([W.HBox([controls[name] for name in row]) for row in rows] + [image])
     box.callback = callback
     return box
+
+
+def checked_state(state, defaults):
+    """``state`` after checking that it only names parameters the explorer has (``defaults``' keys)."""
+    unknown = set(state) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown explorer parameter(s) {sorted(unknown)}; known: {sorted(defaults)}")
+    return state

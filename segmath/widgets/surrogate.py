@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .render import explorer_box, new_figure
+from .render import checked_state, explorer_box, new_figure
 
 __all__ = ["LOSSES", "margin_loss", "conditional_risk", "minimiser", "calibration_function",
            "SurrogateExplorer", "surrogate_figure", "surrogate_explorer"]
@@ -125,10 +125,7 @@ class SurrogateExplorer:
 
     def update(self, **state) -> dict:
         """Recompute for ``eta`` and ``gamma``; return the minimisers of the conditional risks."""
-        unknown = set(state) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown explorer parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-        self.state.update(state)
+        self.state.update(checked_state(state, DEFAULTS))
         eta, gamma = float(self.state["eta"]), float(self.state["gamma"])
         if gamma != self._gamma:               # the gamma-dependent curves only when gamma moves
             self.margin_lines["focal"].set_ydata(margin_loss("focal", self.margin_lines["focal"].get_xdata(), gamma))
