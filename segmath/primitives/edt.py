@@ -558,31 +558,31 @@ def _host_torch(mask):
     return is_torch(mask) and _resolve(mask, "auto") == "scipy"
 
 
-def erode(mask, ndim: int, connectivity: int = 1):
-    """Binary erosion of a bool mask over its last ``ndim`` axes (outside the image counts as 0)."""
+def _morph(mask, ndim, connectivity, grow):
+    """Binary dilation (``grow``) or erosion of a bool mask over its last ``ndim`` axes."""
     if _host_torch(mask):                                  # SciPy is ~10x faster than shifted views on a CPU
-        return _torch().from_numpy(erode(mask.detach().numpy(), ndim, connectivity))
+        return _torch().from_numpy(_morph(mask.detach().numpy(), ndim, connectivity, grow))
     if is_torch(mask):
         torch = _torch()
+        combine = torch.maximum if grow else torch.minimum
         out = mask.to(torch.uint8)
         for view in _views(out, ndim, neighbour_offsets(ndim, connectivity)):
-            out = torch.minimum(out, view)
+            out = combine(out, view)
         return out.bool()
-    return _ndimage().binary_erosion(mask, structure=_structure(ndim, connectivity, mask.ndim),
-                                     border_value=0)
+    structure = _structure(ndim, connectivity, mask.ndim)
+    if grow:
+        return _ndimage().binary_dilation(mask, structure=structure)
+    return _ndimage().binary_erosion(mask, structure=structure, border_value=0)
+
+
+def erode(mask, ndim: int, connectivity: int = 1):
+    """Binary erosion of a bool mask over its last ``ndim`` axes (outside the image counts as 0)."""
+    return _morph(mask, ndim, connectivity, grow=False)
 
 
 def dilate(mask, ndim: int, connectivity: int = 1):
     """Binary dilation of a bool mask over its last ``ndim`` axes."""
-    if _host_torch(mask):
-        return _torch().from_numpy(dilate(mask.detach().numpy(), ndim, connectivity))
-    if is_torch(mask):
-        torch = _torch()
-        out = mask.to(torch.uint8)
-        for view in _views(out, ndim, neighbour_offsets(ndim, connectivity)):
-            out = torch.maximum(out, view)
-        return out.bool()
-    return _ndimage().binary_dilation(mask, structure=_structure(ndim, connectivity, mask.ndim))
+    return _morph(mask, ndim, connectivity, grow=True)
 
 
 def box_mean(xp, x, ndim: int, size: int):
