@@ -18,7 +18,7 @@ env: $(STAMP)
 
 # Build the online book into _build/html (executes every chapter; cached; warnings are errors).
 book: env
-	$(PY) -m segmath._book build
+	$(PY) tools/book.py build
 
 # Every test: unit tests, the notebooks through nbval, the book build and the browser check.
 test: unit notebooks browser-check
@@ -30,7 +30,7 @@ notebooks: env
 	$(PY) -m pytest -q -p no:randomly --nbval notebooks --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 browser-check: book
-	$(PY) -m segmath._book check
+	$(PY) tools/book.py check
 
 bench: env
 	$(PY) benchmarks/losses.py

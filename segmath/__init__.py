@@ -2,7 +2,7 @@
 
 Every loss and metric is written once against the array API and runs on NumPy
 arrays and torch tensors (CPU/CUDA, autograd).  ``segmath.catalogue()`` lists them.
-Submodules ``symbolic``, ``theory``, ``nn``, ``data``, ``widgets`` and ``train`` load on first use.
+Submodules ``symbolic``, ``theory``, ``nn`` and ``teaching`` (course material) load on first use.
 """
 import importlib
 
@@ -15,7 +15,7 @@ from .validation import value_checks  # noqa: F401
 
 __version__ = "0.1.0"
 
-_LAZY = ("symbolic", "theory", "nn", "data", "widgets", "train")
+_LAZY = ("symbolic", "theory", "nn", "teaching")
 
 
 def __getattr__(name):

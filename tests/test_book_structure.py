@@ -4,7 +4,7 @@ The toc lists existing files; every chapter has learning goals, exercises with h
 theorems with proofs, verify cells that call existing ``segmath.theory`` functions and assert them,
 figures, and citations that exist in references.bib; the configuration executes with a cache, fails on
 errors and renders math with a local MathJax.  Also unit tests of the generators and the browser check's
-page judge in ``segmath._book`` (no browser needed).
+page judge in ``tools/book.py`` (no browser needed).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from segmath import _book
+from tools import book as _book
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ["01_counts", "02_balanced", "03_imbalanced", "04_overlap"]
@@ -166,7 +166,7 @@ def test_config_executes_cached_strict_and_offline():
     lb = cfg["launch_buttons"]
     assert lb["binderhub_url"] and lb["colab_url"] and lb["jupyterhub_url"]
     make = (ROOT / "Makefile").read_text()
-    assert "-m segmath._book build" in make and "-m segmath._book check" in make
+    assert "tools/book.py build" in make and "tools/book.py check" in make
 
 
 @pytest.mark.parametrize("value, expected", [("04_overlap", "04_overlap"), ("ch4", "04_overlap"),

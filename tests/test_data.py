@@ -1,10 +1,10 @@
-"""segmath.data: synthetic generators with exact ground truth, real images, PNG pairs."""
+"""segmath.teaching.data: synthetic generators with exact ground truth, real images, PNG pairs."""
 import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
 
-from segmath import data
+from segmath.teaching import data
 
 
 @pytest.mark.parametrize("kind", data.KINDS)

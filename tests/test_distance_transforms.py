@@ -5,7 +5,7 @@ import scipy.ndimage as ndi
 import torch
 
 import segmath
-from segmath.primitives import edt as E
+from segmath.primitives import edt as E, morphology as M, components as CC, grid as G
 
 
 def random_case(rng, ndim):
@@ -136,9 +136,9 @@ def test_boundary_matches_scipy_erosion(ndim, connectivity):
     np.testing.assert_array_equal(out, ref)
     with E.cpu_backend("torch"):                           # the shifted-view erosion and dilation
         out = segmath.boundary(torch.from_numpy(mask), connectivity, ndim=ndim).numpy()
-        grown = E.dilate(torch.from_numpy(mask), ndim, connectivity).numpy()
+        grown = M.dilate(torch.from_numpy(mask), ndim, connectivity).numpy()
     np.testing.assert_array_equal(out, ref)
-    np.testing.assert_array_equal(grown, ndi.binary_dilation(mask, E._structure(ndim, connectivity, ndim + 1)))
+    np.testing.assert_array_equal(grown, ndi.binary_dilation(mask, G._structure(ndim, connectivity, ndim + 1)))
     np.testing.assert_array_equal(segmath.boundary(mask, connectivity, ndim=ndim), ref)
 
 
@@ -146,7 +146,7 @@ def test_boundary_matches_scipy_erosion(ndim, connectivity):
 def test_torch_connected_components_match_scipy(connectivity):
     rng = np.random.default_rng(connectivity)
     mask = rng.random((3, 20, 17)) < 0.45
-    ours = E.label(torch.from_numpy(mask), 2, connectivity).numpy()
+    ours = CC.label(torch.from_numpy(mask), 2, connectivity).numpy()
     for b in range(3):
         ref, _ = ndi.label(mask[b], ndi.generate_binary_structure(2, connectivity))
         assert ((ours[b] > 0) == (ref > 0)).all()
@@ -174,7 +174,7 @@ def test_two_nearest_objects_brute_force():
         ref1 = per[0].reshape(13, 11)
         ref2 = (per[1] if len(per) > 1 else np.full(13 * 11, np.inf)).reshape(13, 11)
         for backend in (lambda a: a, torch.from_numpy):
-            d1, d2 = E.two_nearest(backend(lab[b:b + 1]), spacing, 2, dtype=torch.float64)
+            d1, d2 = CC.two_nearest(backend(lab[b:b + 1]), spacing, 2, dtype=torch.float64)
             d1, d2 = np.asarray(d1)[0], np.asarray(d2)[0]
             np.testing.assert_allclose(d1, ref1, rtol=1e-10)
             np.testing.assert_allclose(d2, ref2, rtol=1e-10)

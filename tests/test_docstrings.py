@@ -8,7 +8,7 @@ import pytest
 import segmath
 
 MODULES = sorted(m.name for m in pkgutil.walk_packages(segmath.__path__, "segmath.")
-                 if not m.name.startswith("segmath._book"))
+                 )
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,10 +1,10 @@
-"""segmath.train: the U-Net, the seeded training loop and its validation metrics."""
+"""segmath.teaching.train: the U-Net, the seeded training loop and its validation metrics."""
 import numpy as np
 import pytest
 import torch
 
 import segmath
-from segmath import data, train
+from segmath.teaching import data, train
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from scipy.stats import norm
 
 matplotlib.use("Agg")
 
-from segmath.widgets import imbalance, surrogate  # noqa: E402
+from segmath.teaching.widgets import imbalance, surrogate  # noqa: E402
 
 
 @pytest.mark.parametrize("t, pi, mu", [(0.5, 0.05, 1.25), (0.2, 0.3, 0.7), (0.9, 0.01, 2.0)])

@@ -1,4 +1,4 @@
-"""segmath.widgets.shapes: the deformed prediction, its metrics (against set operations and SciPy), latency."""
+"""segmath.teaching.widgets.shapes: the deformed prediction, its metrics (against set operations and SciPy), latency."""
 import time
 
 import matplotlib
@@ -8,7 +8,7 @@ from scipy import ndimage
 from scipy.spatial.distance import directed_hausdorff
 from skimage.morphology import disk, dilation, erosion
 
-from segmath.widgets import shapes as S
+from segmath.teaching.widgets import shapes as S
 
 matplotlib.use("Agg")
 

@@ -20,7 +20,7 @@ from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
 from ..pair import make_pair
-from ..primitives import edt as E
+from ..primitives import edt as E, morphology as M, components as CC
 from ..reduce import check_aggregate, class_reduce, pixel_reduce
 from ..validation import check_choice, check_scalar, check_spacing, check_weight
 
@@ -174,7 +174,7 @@ def label_boundary(pair):
     """(N, 1, S) bool: pixels on the inner contour of any class of the target label map."""
     xp = pair.xp
     masks = _grid(pair, _class_masks(pair))
-    edge = masks & ~E.erode(masks, len(pair.spatial), 1)
+    edge = masks & ~M.erode(masks, len(pair.spatial), 1)
     return _flat(pair, xp.any(edge, axis=1, keepdims=True))
 
 
@@ -352,8 +352,8 @@ def unet_weight_map(pair, spacing, *, w0, sigma, weight, balance):
     else:
         wc = xp.ones_like(labels, dtype=pair.input.dtype)
     nd = len(pair.spatial)
-    objects = E.label(xp.reshape(labels != 0, (labels.shape[0],) + tuple(pair.spatial)), nd, 1)
-    d1, d2 = E.two_nearest(objects, spacing, nd, dtype=pair.input.dtype)
+    objects = CC.label(xp.reshape(labels != 0, (labels.shape[0],) + tuple(pair.spatial)), nd, 1)
+    d1, d2 = CC.two_nearest(objects, spacing, nd, dtype=pair.input.dtype)
     d1 = xp.astype(xp.reshape(d1, labels.shape), pair.input.dtype)
     d2 = xp.astype(xp.reshape(d2, labels.shape), pair.input.dtype)
     gap = d1 + d2
@@ -423,8 +423,8 @@ def contour_gap(pair, spacing):
     if pair.activation == "sigmoid" and pair.num_classes == 1:
         pred, true = xp.concat([~pred, pred], axis=1), xp.concat([~true, true], axis=1)
     gp, gt = _grid(pair, pred), _grid(pair, true)
-    cp = _flat(pair, gp & ~E.erode(gp, nd, 1))
-    ct = _flat(pair, gt & ~E.erode(gt, nd, 1))
+    cp = _flat(pair, gp & ~M.erode(gp, nd, 1))
+    ct = _flat(pair, gt & ~M.erode(gt, nd, 1))
     d = _edt(pair, ~ct, spacing)
     n = xp.sum(xp.astype(cp, d.dtype), axis=-1)
     total = xp.sum(xp.where(cp & xp.isfinite(d), d, xp.zeros_like(d)), axis=-1)
@@ -482,8 +482,8 @@ def structural_error(pair, y, p, window, c4):
 
     def standardised(v):
         g = _grid(pair, v)
-        mu = E.box_mean(xp, g, nd, window)
-        var = E.box_mean(xp, g * g, nd, window) - mu * mu
+        mu = M.box_mean(xp, g, nd, window)
+        var = M.box_mean(xp, g * g, nd, window) - mu * mu
         pos = var > 0
         # sqrt has an infinite slope at 0 (flat windows, saturated logits): take 0 there, safely
         sigma = xp.where(pos, xp.sqrt(xp.where(pos, var, xp.ones_like(var))), xp.zeros_like(var))
@@ -565,7 +565,7 @@ def _soft_min_cross(xp, x, nd):
         for sign in (-1, 1):
             off = [0] * nd
             off[axis] = sign
-            out = xp.minimum(out, E._shifted(xp, x, nd, off, math.inf))
+            out = xp.minimum(out, M._shifted(xp, x, nd, off, math.inf))
     return out
 
 
@@ -577,7 +577,7 @@ def _soft_max_box(xp, x, nd):
         for sign in (-1, 1):
             off = [0] * nd
             off[axis] = sign
-            out = xp.maximum(out, E._shifted(xp, cur, nd, off, -math.inf))
+            out = xp.maximum(out, M._shifted(xp, cur, nd, off, -math.inf))
     return out
 
 

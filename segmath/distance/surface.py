@@ -48,7 +48,7 @@ from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
 from ..metrics.confusion import hard_labels
-from ..primitives import edt as E
+from ..primitives import edt as E, morphology as M
 from ..validation import check_choice, check_reduction, check_scalar, check_spacing
 
 EMPTY = ("diagonal", "inf", "nan")
@@ -119,8 +119,8 @@ def surfaces(m: Masks, connectivity=1):
     (:func:`~segmath.primitives.edt.compact`: ``S`` shrinks to the longest contour), which
     changes no masked reduction.
     """
-    bp = m.pred & ~E.erode(m.pred, m.ndim, connectivity)
-    bt = m.true & ~E.erode(m.true, m.ndim, connectivity)
+    bp = m.pred & ~M.erode(m.pred, m.ndim, connectivity)
+    bt = m.true & ~M.erode(m.true, m.ndim, connectivity)
     dist = directed(m, bp, bt)
     bp, to_true = E.compact(m.flat(bp), m.flat(dist[0]))
     bt, to_pred = E.compact(m.flat(bt), m.flat(dist[1]))

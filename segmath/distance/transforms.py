@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import primitives as P
 from ..catalogue import register
-from ..primitives import edt as E
+from ..primitives import edt as E, morphology as M
 from ..validation import check_array, check_choice, check_scalar, check_spacing
 
 
@@ -156,4 +156,4 @@ def boundary(mask, connectivity=1, *, ndim=None):
     ndim = resolve_ndim(mask, None, ndim)
     check_scalar(connectivity, "connectivity", low=1, high=ndim, integer=True)
     inside = mask != 0
-    return inside & ~E.erode(inside, ndim, connectivity)
+    return inside & ~M.erode(inside, ndim, connectivity)

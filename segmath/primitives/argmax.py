@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import is_torch
+from .arrays import is_torch
 
 __all__ = ["argmax_class", "max_class"]
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import device, is_torch, namespace
+from .arrays import device, is_torch, namespace
 
 __all__ = ["lovasz_jaccard", "argsort_desc_nonnegative"]
 

@@ -7,7 +7,7 @@ and the batch order, ``torch.use_deterministic_algorithms(True)`` forbids non-de
 and the number of intra-op threads is fixed (the order of floating-point sums depends on it).
 
 Example:
-    >>> from segmath import data, train
+    >>> from segmath.teaching import data, train
     >>> x, y = data.shapes(16, 32, foreground=0.2, seed=0)
     >>> h = train.train("dice", (x[:12], y[:12], x[12:], y[12:]), epochs=2, progress=False)
     >>> len(h.epochs), sorted(h.epochs[-1])[:3]
@@ -205,7 +205,7 @@ def train(loss="cross_entropy", data=None, *, epochs=15, batch_size=8, lr=3e-3, 
         loss: a catalogue loss id (``"focal"``, ``"dice"``, ...) or a callable
             ``loss(logits, labels, **loss_kwargs) -> scalar``.
         data: ``(x_train, y_train, x_val, y_val)`` NumPy arrays (images float ``(N, C, H, W)``, labels
-            int ``(N, H, W)``); default: 64 + 32 images of :func:`segmath.data.shapes` with 5%
+            int ``(N, H, W)``); default: 64 + 32 images of :func:`segmath.teaching.data.shapes` with 5%
             foreground.
         epochs, batch_size, lr: Adam for ``epochs`` passes over the shuffled training set, the
             learning rate decaying from ``lr`` to 0 on a cosine schedule.
@@ -222,7 +222,7 @@ def train(loss="cross_entropy", data=None, *, epochs=15, batch_size=8, lr=3e-3, 
         ``specificity`` and the trained ``model``.
     """
     from tqdm.auto import tqdm
-    from .validation import value_checks
+    from ..validation import value_checks
     loss_id, fn = _resolve_loss(loss)
     xtr, ytr, xva, yva = _split(data, seed)
     xtr, ytr = torch.as_tensor(np.asarray(xtr), dtype=torch.float32), torch.as_tensor(np.asarray(ytr))

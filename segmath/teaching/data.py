@@ -185,7 +185,7 @@ def shapes(n=16, size=64, *, classes=2, foreground=0.1, kind="mixed", objects=1,
         ``(images float32 (N, channels, H, W), labels int64 (N, H, W))``.
 
     Example:
-        >>> from segmath import data
+        >>> from segmath.teaching import data
         >>> x, y = data.shapes(2, 32, foreground=0.25, seed=0)
         >>> x.shape, x.dtype, y.shape, y.dtype, float((y == 1).mean())
         ((2, 1, 32, 32), dtype('float32'), (2, 32, 32), dtype('int64'), 0.25)
@@ -240,7 +240,7 @@ def touching(n=16, size=64, *, count=3, radius=None, overlap=0.35, noise=0.1, bl
         with instance ids ``1..count`` (0 = background).
 
     Example:
-        >>> from segmath import data
+        >>> from segmath.teaching import data
         >>> x, y, ids = data.touching(1, 48, count=2, seed=0)
         >>> int(ids.max()), bool(((ids > 0) == (y == 1)).all())
         (2, True)
@@ -296,7 +296,7 @@ def vessels(n=16, size=64, *, count=3, width=2.0, noise=0.1, blur=0.7, channels=
         ``(images float32 (N, channels, H, W), labels int64 (N, H, W))`` with labels in {0, 1}.
 
     Example:
-        >>> from segmath import data
+        >>> from segmath.teaching import data
         >>> x, y = data.vessels(1, 64, width=2, seed=0)
         >>> 0 < float(y.mean()) < 0.2
         True
@@ -349,7 +349,7 @@ def horse(size=(82, 100), *, noise=0.15, blur=1.0, seed=0):
         ``(images float32 (1, 1, H, W), labels int64 (1, H, W))``.
 
     Example:
-        >>> from segmath import data
+        >>> from segmath.teaching import data
         >>> x, y = data.horse()
         >>> x.shape, y.shape, 0.2 < float(y.mean()) < 0.5
         ((1, 1, 82, 100), (1, 82, 100), True)
@@ -375,7 +375,7 @@ def coins(size=(152, 192)):
         ``(images float32 (1, 1, H, W) in [0, 1], labels int64 (1, H, W))``.
 
     Example:
-        >>> from segmath import data
+        >>> from segmath.teaching import data
         >>> x, y = data.coins()
         >>> x.shape, 0.1 < float(y.mean()) < 0.5
         ((1, 1, 152, 192), True)
@@ -430,7 +430,7 @@ def load_pairs(root, *, images="images", masks="masks", channels=1, binary=False
 
     Example:
         >>> import tempfile, numpy as np
-        >>> from segmath import data
+        >>> from segmath.teaching import data
         >>> x, y = data.shapes(2, 16, seed=0)
         >>> d = tempfile.mkdtemp(); _ = data.save_pairs(d, np.clip(x, 0, 1), y)
         >>> x2, y2, stems = data.load_pairs(d)
@@ -531,7 +531,7 @@ def SegmentationDataset(images, labels, transform=None):
     """A ``torch.utils.data.Dataset`` of ``(image (C, H, W) float32, label (H, W) int64)`` pairs.
 
     ``transform(image, label) -> (image, label)`` is applied per item (e.g. random flips).
-    (A factory so that importing :mod:`segmath.data` does not import torch.)
+    (A factory so that importing :mod:`segmath.teaching.data` does not import torch.)
     """
     import torch
     x, y = to_tensors(images, labels)

@@ -19,4 +19,4 @@ def __getattr__(name):
             continue
         if hasattr(m, name):
             return getattr(m, name)
-    raise AttributeError(f"module 'segmath.widgets' has no attribute {name!r}")
+    raise AttributeError(f"module 'segmath.teaching.widgets' has no attribute {name!r}")

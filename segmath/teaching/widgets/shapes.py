@@ -104,7 +104,7 @@ def shape_state(dx=0.0, dy=0.0, scale=1.0, grow=0, outlier=0, target="horse"):
     """Masks and metrics for one setting of the sliders (see the module docstring).
 
     Example:
-        >>> from segmath.widgets.shapes import shape_state
+        >>> from segmath.teaching.widgets.shapes import shape_state
         >>> s = shape_state()
         >>> round(s.metrics["dice"], 6), s.metrics["hd"]
         (1.0, 0.0)
@@ -222,7 +222,7 @@ def shape_figure(dx=0.0, dy=0.0, scale=1.0, grow=0, outlier=0, target="horse", *
     """A matplotlib figure of one setting: overlay (TP/FN/FP and the Hausdorff pair) and metric bars.
 
     Example:
-        >>> from segmath.widgets.shapes import shape_figure
+        >>> from segmath.teaching.widgets.shapes import shape_figure
         >>> fig = shape_figure(dx=4, outlier=3)
         >>> len(fig.axes)
         3
