@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import primitives as P
-from .pair import Pair
+from .inputs import Pair
 from .reduce import check_aggregate
 
 

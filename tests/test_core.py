@@ -6,7 +6,7 @@ import torch
 
 import segmath
 from segmath import primitives as P
-from segmath.pair import make_pair
+from segmath.inputs import make_pair
 from segmath.stats import soft_stats
 from conftest import to_torch
 

@@ -204,7 +204,7 @@ def _api_groups() -> list:
             print(f"[book] {mod} not documented ({exc!r})", file=sys.stderr)
             continue
         groups.append((title, f"`{mod}`.", _public_functions(m)))
-    cat_mod, pair, stats = (importlib.import_module(f"segmath.{m}") for m in ("catalogue", "pair", "stats"))
+    cat_mod, pair, stats = (importlib.import_module(f"segmath.{m}") for m in ("catalogue", "inputs", "stats"))
     groups.append(("Core", "The pieces every loss is built from.",
                    [cat_mod.catalogue, cat_mod.get, pair.make_pair, stats.soft_stats]))
     return groups

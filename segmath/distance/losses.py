@@ -3,7 +3,7 @@ r"""Boundary- and distance-aware losses.
 Every distance map is computed from the **target** (and, for :func:`hausdorff_dt` and
 :func:`shape_aware`, from the thresholded prediction) with the exact EDT on the input's
 device, and treated as a constant (no gradient flows through it), as in the papers.
-Inputs follow :func:`segmath.pair.make_pair`: ``input`` ``(N, C, *spatial)`` logits (or
+Inputs follow :func:`segmath.inputs.make_pair`: ``input`` ``(N, C, *spatial)`` logits (or
 probabilities with ``from_logits=False``), ``C = 1`` binary; ``target`` integer labels
 ``(N, *spatial)`` or hard per-class ``(N, C, *spatial)``.  Per-class losses reduce their
 ``(N, C)`` table with ``weight`` (``weight=[0, 1, ...]`` leaves out the background, as
@@ -19,7 +19,7 @@ import math
 from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
-from ..pair import make_pair
+from ..inputs import make_pair
 from ..primitives import edt as E, morphology as M, components as CC
 from ..reduce import check_aggregate, class_reduce, pixel_reduce
 from ..validation import check_choice, check_scalar, check_spacing, check_weight
@@ -396,7 +396,7 @@ def unet_weighted_ce(input, target, *, w0=10.0, sigma=5.0, weight=None, balance=
     Example:
         >>> import numpy as np, segmath
         >>> y = np.zeros((1, 1, 7)); y[0, 0, [1, 2, 4, 5]] = 1   # two objects, one pixel apart
-        >>> w = segmath.distance.losses.unet_weight_map(segmath.pair.make_pair(np.zeros((1, 1, 1, 7)),
+        >>> w = segmath.distance.losses.unet_weight_map(segmath.inputs.make_pair(np.zeros((1, 1, 1, 7)),
         ...     y.astype(int)), (1.0, 1.0), w0=10.0, sigma=5.0, weight=None, balance=False)
         >>> round(float(w[0, 3]), 4)  # 1 + 10 exp(-(1 + 1)^2 / 50)
         10.2312

@@ -19,7 +19,7 @@ import numpy as np
 from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
-from ..pair import make_pair
+from ..inputs import make_pair
 from ..reduce import check_aggregate
 from ..validation import check_array, check_choice, check_scalar, check_weight, value_checks
 from .distribution import binary_cross_entropy, cross_entropy

@@ -29,7 +29,7 @@ import numbers
 from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
-from ..pair import make_pair
+from ..inputs import make_pair
 from ..primitives.select import topk_mask
 from ..reduce import check_aggregate, class_reduce, pixel_reduce
 from ..validation import check_choice, check_reduction, check_scalar, check_weight

@@ -31,7 +31,7 @@ import numbers
 from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
-from ..pair import make_pair
+from ..inputs import make_pair
 from ..primitives.sorting import lovasz_jaccard
 from ..reduce import check_aggregate
 from ..validation import check_reduction, check_weight

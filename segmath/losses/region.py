@@ -25,7 +25,7 @@ __all__ = ["dice", "log_dice", "squared_dice", "log_cosh_dice", "jaccard", "log_
 
 from .. import examples as ex
 from ..catalogue import register
-from ..pair import make_pair
+from ..inputs import make_pair
 from ..reduce import class_reduce
 from ..stats import soft_stats
 from ..validation import check_choice, check_scalar, check_weight

@@ -39,7 +39,7 @@ import math
 from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
-from ..pair import make_pair
+from ..inputs import make_pair
 from ..primitives.argmax import max_class
 from ..validation import check_choice, check_scalar
 from .average import check_options, over_images, ratio

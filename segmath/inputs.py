@@ -1,4 +1,4 @@
-"""The canonical (prediction, target) pair every loss and metric starts from.
+"""Inputs every loss and metric starts from: the (prediction, target) pair and hard labels.
 
 Conventions (DESIGN.md section 3):
 
@@ -17,12 +17,14 @@ millions of pixels overflow float16).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import primitives as P
+from .primitives.argmax import argmax_class
 from .validation import (check_array, check_choice, check_ignore_index, check_in_unit_interval,
-                         check_labels, check_same_kind, value_checks_enabled)
+                         check_labels, check_same_kind, check_scalar, value_checks_enabled)
 
 ACTIVATIONS = (None, "softmax", "sigmoid")
 
@@ -161,3 +163,101 @@ def _set_label_target(pair: Pair, target, ignore_index, target_name):
     else:
         pair.labels = xp.astype(labels, xp.int64, copy=False)
 
+
+# -- hard labels (metrics) --------------------------------------------------------------
+
+@dataclass
+class Hard:
+    """Validated hard labels, flattened: ``pred`` and ``true`` ``(N, S)`` int64 in [0, C)."""
+    xp: Any
+    pred: Any
+    true: Any
+    valid: Any            # (N, S) bool, False at ignored pixels; None when nothing is ignored
+    num_classes: int
+    dtype: Any            # floating dtype of the metric values
+    spatial: tuple
+
+
+def hard_labels(input, target, *, num_classes=None, ignore_index=None, from_logits=True,
+                threshold=0.5) -> Hard:
+    """Validate ``(input, target)`` and turn both into hard labels (see the module docstring)."""
+    check_array(input, "input", min_ndim=2)
+    check_scalar(threshold, "threshold", low=0, high=1)
+    ignore_index = check_ignore_index(ignore_index)
+    if num_classes is not None:
+        check_scalar(num_classes, "num_classes", low=2, integer=True)
+    xp = P.namespace(input)
+    if xp.isdtype(input.dtype, "real floating"):
+        return _from_scores(input, target, num_classes, ignore_index, from_logits, threshold)
+    return _from_labels(input, target, num_classes, ignore_index)
+
+
+def _logit(t):
+    """The logit of a probability threshold, with the ends mapped to -inf and inf."""
+    if t <= 0:
+        return -math.inf
+    if t >= 1:
+        return math.inf
+    return math.log(t) - math.log1p(-t)
+
+
+def _from_scores(input, target, num_classes, ignore_index, from_logits, threshold):
+    pair = make_pair(input, target, from_logits=from_logits, ignore_index=ignore_index, soft_target=False)
+    xp, c = pair.xp, pair.num_classes
+    k = 2 if c == 1 else c
+    if num_classes is not None and num_classes != k:
+        raise ValueError(f"num_classes={num_classes} does not match input with {c} channel(s) "
+                         f"({k} classes)")
+    if c == 1:
+        # compare logits with logit(threshold): exact where sigmoid saturates in float32
+        cut = _logit(threshold) if from_logits else threshold
+        pred = xp.astype(pair.input[:, 0, :] > cut, xp.int64)
+        true = xp.astype(pair.dense[:, 0, :] > 0.5, xp.int64)
+    else:
+        pred = argmax_class(pair.input)
+        true = pair.labels if pair.labels is not None else _onehot_labels(xp, pair.dense, "target")
+    return Hard(xp=xp, pred=xp.astype(pred, xp.int64), true=true, valid=pair.valid, num_classes=k,
+                dtype=pair.input.dtype, spatial=pair.spatial)
+
+
+def _onehot_labels(xp, dense, name):
+    """(N, C, S) one-hot in {0, 1} -> (N, S) labels; each pixel must have exactly one 1."""
+    if value_checks_enabled() and bool(xp.any(xp.sum(dense, axis=1) != 1)):
+        raise ValueError(f"{name} of per-class shape must be one-hot: exactly one 1 per pixel")
+    return argmax_class(dense)
+
+
+def _from_labels(input, target, num_classes, ignore_index):
+    check_array(input, "input", min_ndim=2, floating=False)
+    if num_classes is None:
+        raise ValueError("num_classes is required when input holds hard labels (it fixes the output "
+                         "shape; inferring it from the data would make the shape data-dependent)")
+    check_array(target, "target", min_ndim=1)
+    check_same_kind(input, target, "input", "target")
+    xp = P.namespace(input)
+    n, spatial = input.shape[0], tuple(input.shape[1:])
+    pred = xp.astype(xp.reshape(input, (n, -1)), xp.int64)
+    check_labels(pred, "input", num_classes)
+    if tuple(target.shape) == tuple(input.shape):
+        if not (xp.isdtype(target.dtype, "integral") or target.dtype == xp.bool):
+            raise TypeError(f"target of shape {tuple(target.shape)} holds class labels and must have an "
+                            f"integer dtype, got {target.dtype}")
+        true = xp.astype(xp.reshape(target, (n, -1)), xp.int64)
+        check_labels(true, "target", num_classes, ignore_index)
+    elif tuple(target.shape) == (n, num_classes) + spatial:
+        if ignore_index is not None:
+            raise ValueError("ignore_index applies to integer label targets; target is one-hot")
+        dense = xp.reshape(target, (n, num_classes, -1))
+        if value_checks_enabled() and bool(xp.any((dense != 0) & (dense != 1))):
+            raise ValueError("target of per-class shape must hold 0/1 values (one-hot)")
+        true = _onehot_labels(xp, dense, "target")
+    else:
+        raise ValueError(f"target must have shape {tuple(input.shape)} (labels) or "
+                         f"{(n, num_classes) + spatial} (one-hot) to match input of shape "
+                         f"{tuple(input.shape)}; got {tuple(target.shape)}")
+    valid = None
+    if ignore_index is not None:
+        valid = true != ignore_index
+        true = xp.where(valid, true, xp.zeros_like(true))
+    return Hard(xp=xp, pred=pred, true=true, valid=valid, num_classes=num_classes,
+                dtype=P.float_dtype(input), spatial=spatial)
