@@ -1,10 +1,13 @@
 """segmath.teaching.train: the U-Net, the seeded training loop and its validation metrics."""
+import functools
+
 import numpy as np
 import pytest
 import torch
 
 import segmath
 from segmath.teaching import data, train
+from segmath.teaching.losses import loss_label, resolve_loss
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +56,60 @@ def test_loss_by_id_callable_and_kwargs(tiny):
     assert np.isfinite(w.final["loss"])
     with pytest.raises(ValueError, match="metric"):
         train.train("iou", tiny, epochs=1, progress=False)
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="no_such_loss"):
         train.train("no_such_loss", tiny, epochs=1, progress=False)
+
+
+def test_loss_by_entry_and_partial_train_alike(tiny):
+    ref = train.train("focal", tiny, epochs=1, progress=False, loss_kwargs={"gamma": 3.0})
+    by_entry = train.train(segmath.get("focal"), tiny, epochs=1, progress=False, loss_kwargs={"gamma": 3.0})
+    by_partial = train.train(functools.partial(segmath.focal, gamma=3.0), tiny, epochs=1, progress=False)
+    assert by_entry.loss == "focal" and by_partial.loss == "focal(gamma=3.0)"
+    assert by_entry.epochs == ref.epochs == by_partial.epochs
+
+
+# ---- resolve_loss: the forms a student names a loss in -----------------------------------------
+
+def _mine(x, y):
+    return segmath.dice(x, y)
+
+
+@pytest.mark.parametrize("given, label, fn", [
+    ("cross_entropy", "cross_entropy", segmath.cross_entropy),
+    (segmath.get("dice"), "dice", segmath.dice),
+    (segmath.lovasz_softmax, "lovasz_softmax", segmath.lovasz_softmax),
+    (_mine, "_mine", _mine),
+])
+def test_resolve_loss_forms(given, label, fn):
+    assert resolve_loss(given) == (label, fn)
+
+
+def test_resolve_loss_partial_lambda_and_module():
+    p = functools.partial(segmath.focal, gamma=3.0, alpha=0.25)
+    label, fn = resolve_loss(p)
+    assert fn is p and label == "focal(gamma=3.0, alpha=0.25)"
+    assert loss_label(functools.partial(_mine)) == "_mine()"
+    assert resolve_loss(lambda x, y: 0)[0] == "lambda"
+    import segmath.nn as snn
+    module = next(getattr(snn, n) for n in dir(snn) if n.endswith("Loss") and isinstance(getattr(snn, n), type))
+    assert isinstance(resolve_loss(module())[0], str)
+
+
+def test_resolve_loss_every_catalogue_loss_by_id_and_entry():
+    for entry in segmath.catalogue("loss"):
+        assert resolve_loss(entry.id) == resolve_loss(entry) == (entry.id, entry.fn)
+
+
+@pytest.mark.parametrize("bad, err, match", [
+    ("iou", ValueError, "'iou' is a metric"),
+    (segmath.get("edt"), ValueError, "'edt' is a transform"),
+    ("cross-entropy", ValueError, "no catalogue entry 'cross-entropy'.*cross_entropy"),
+    (None, TypeError, "surrogate must be"),
+    (0.5, TypeError, "got float"),
+])
+def test_resolve_loss_refuses_clearly(bad, err, match):
+    with pytest.raises(err, match=match):
+        resolve_loss(bad, argument="surrogate")
 
 
 def test_sigmoid_output(tiny):

@@ -1,6 +1,7 @@
-"""segmath.teaching.widgets.shapes: the deformed prediction, its metrics (against set operations and SciPy), latency."""
-import time
+"""segmath.teaching.widgets.shapes: the deformed prediction, its metrics (against set operations and SciPy).
 
+The explorer's latency is measured by ``benchmarks/widgets.py``, not asserted here (it depends on the machine).
+"""
 import matplotlib
 import numpy as np
 import pytest
@@ -78,15 +79,3 @@ def test_figure_and_explorer():
     box.children[0].children[0].value = "disk"       # switching the target rebuilds the view
     assert box.view.target == "disk" and box.view.state.params["dx"] == 6.0
 
-
-def test_callback_latency():
-    """A slider step (recompute + redraw + PNG) answers in well under 100 ms."""
-    box = S.shape_explorer()
-    dx = box.children[0].children[1]
-    times = []
-    for v in (1, 2, 3, 4, 5, 6):
-        t = time.perf_counter()
-        dx.value = float(v)
-        times.append(time.perf_counter() - t)
-    # the best of several steps: the latency the code can reach, robust to a busy test machine
-    assert min(times) < 0.1, times

@@ -1,4 +1,5 @@
-"""Course material: synthetic data with exact ground truth, a small trainer, and the book's explorers.
+"""Course material: synthetic data with exact ground truth, a small trainer, the book's explorers, and
+``losses.resolve_loss`` (a loss named by id, catalogue entry or callable).
 
 These serve the book and the notebooks; the library (losses, metrics, distances, symbolic, theory)
 never imports them.  ``segmath.teaching.data``, ``segmath.teaching.train`` and
@@ -6,7 +7,7 @@ never imports them.  ``segmath.teaching.data``, ``segmath.teaching.train`` and
 """
 import importlib
 
-_LAZY = ("data", "train", "widgets")
+_LAZY = ("data", "losses", "train", "widgets")
 
 
 def __getattr__(name):

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .losses import resolve_loss
+
 __all__ = ["UNet", "train", "predict", "evaluate", "History", "results_table", "deterministic",
            "METRICS"]
 
@@ -177,16 +179,6 @@ def evaluate(logits, labels):
 # ----------------------------------------------------------------------------------------------
 # training
 
-def _resolve_loss(loss):
-    if callable(loss):
-        return getattr(loss, "catalogue_id", getattr(loss, "__name__", type(loss).__name__)), loss
-    import segmath
-    entry = segmath.get(loss)
-    if entry.kind != "loss":
-        raise ValueError(f"loss must be a loss id or a callable; {loss!r} is a {entry.kind}")
-    return entry.id, entry.fn
-
-
 def _split(data, seed):
     if data is None:
         from . import data as D
@@ -202,8 +194,9 @@ def train(loss="cross_entropy", data=None, *, epochs=15, batch_size=8, lr=3e-3, 
     """Train a :class:`UNet` with ``loss`` and record validation metrics after every epoch.
 
     Args:
-        loss: a catalogue loss id (``"focal"``, ``"dice"``, ...) or a callable
-            ``loss(logits, labels, **loss_kwargs) -> scalar``.
+        loss: a catalogue loss id (``"focal"``, ``"dice"``, ...), a catalogue ``Entry``, or a callable
+            ``loss(logits, labels, **loss_kwargs) -> scalar`` (a ``functools.partial`` too); see
+            :func:`segmath.teaching.losses.resolve_loss`.
         data: ``(x_train, y_train, x_val, y_val)`` NumPy arrays (images float ``(N, C, H, W)``, labels
             int ``(N, H, W)``); default: 64 + 32 images of :func:`segmath.teaching.data.shapes` with 5%
             foreground.
@@ -223,7 +216,7 @@ def train(loss="cross_entropy", data=None, *, epochs=15, batch_size=8, lr=3e-3, 
     """
     from tqdm.auto import tqdm
     from ..validation import value_checks
-    loss_id, fn = _resolve_loss(loss)
+    loss_id, fn = resolve_loss(loss)
     xtr, ytr, xva, yva = _split(data, seed)
     xtr, ytr = torch.as_tensor(np.asarray(xtr), dtype=torch.float32), torch.as_tensor(np.asarray(ytr))
     classes = classes or int(max(ytr.max(), int(np.max(yva)))) + 1

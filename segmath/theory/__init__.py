@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Callable, NamedTuple
 
 from .closed_forms import (dice_from_jaccard, expected_focal_loss, f1_optimal_threshold, focal_minimiser,  # noqa: F401
-                           jaccard_from_dice, jaccard_optimal_threshold, optimal_f1, optimal_jaccard,
+                           jaccard_from_dice, jaccard_optimal_threshold, optimal_f1, optimal_f1_fixed_point,
+                           optimal_jaccard,
                            weighted_ce_minimiser, weighted_ce_posterior, weighted_ce_threshold)
 from .convex import (convex_closure, jaccard_set_loss, lovasz_extension, verify_jaccard_submodular,  # noqa: F401
                      verify_lovasz_convex_closure, verify_lovasz_softmax_vertices)

@@ -12,13 +12,14 @@ fractions are normal tail probabilities (no sampling, so every callback is exact
 The explorer marks the Bayes thresholds on :math:`\eta` of four targets: accuracy (:math:`1/2`),
 weighted cross-entropy with weights :math:`(w_0, w_1) = (1, w)` thresholded at :math:`q = 1/2`
 (:math:`1/(1+w)`), balanced accuracy (:math:`\pi`) and Dice/F1 (:math:`F^*/2`, found by Dinkelbach's
-iteration :math:`t \leftarrow F(t)/2`).
+iteration :math:`t \leftarrow F(t)/2`); the closed forms are those of :mod:`segmath.theory`.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import logit, ndtr
 
+from ... import theory
 from .render import checked_state, explorer_box, new_figure
 
 __all__ = ["expected_counts", "expected_metrics", "bayes_thresholds", "ImbalanceExplorer",
@@ -74,26 +75,24 @@ def _dice_at(t, foreground, separation):
 
 
 def bayes_thresholds(foreground, separation, weight=1.0, iterations: int = 60):
-    r"""Posterior thresholds of the Bayes rules for four targets.
+    r"""Posterior thresholds of the Bayes rules for four targets (the closed forms of :mod:`segmath.theory`).
 
-    Returns a dict: ``accuracy`` (1/2), ``weighted_ce`` (:math:`w_0/(w_0+w_1) = 1/(1+w)`),
-    ``balanced_accuracy`` (:math:`\pi`) and ``dice`` (:math:`F^*/2`), plus ``dice_max`` (:math:`F^*`).
-    The Dice threshold is Dinkelbach's fixed point :math:`t = F(t)/2`, which increases monotonically
-    to :math:`F^*/2` from any start.
+    Returns a dict: ``accuracy`` (1/2), ``weighted_ce`` (:math:`w_0/(w_0+w_1) = 1/(1+w)`, statement S8),
+    ``balanced_accuracy`` (:math:`\pi`: the weighted-CE threshold of the inverse-prior weights) and
+    ``dice`` (:math:`F^*/2`, statement S9), plus ``dice_max`` (:math:`F^*`).  :math:`F^*` of this
+    continuous model comes from :func:`segmath.theory.optimal_f1_fixed_point` (Dinkelbach's iteration).
 
     Example:
         >>> th = bayes_thresholds(0.05, 1.25)
         >>> th["dice"] < th["accuracy"], abs(th["dice"] - th["dice_max"] / 2) < 1e-12
         (True, True)
     """
-    t = 0.5
-    for _ in range(iterations):
-        t_new = float(_dice_at(t, foreground, separation)) / 2.0
-        if abs(t_new - t) < 1e-15:
-            break
-        t = t_new
-    f_star = float(_dice_at(t, foreground, separation))
-    return {"accuracy": 0.5, "weighted_ce": 1.0 / (1.0 + weight), "balanced_accuracy": float(foreground),
+    pi = float(foreground)
+    f_star = theory.optimal_f1_fixed_point(lambda t: _dice_at(t, pi, separation), iterations=iterations)
+    return {"accuracy": theory.weighted_ce_threshold(1.0, 1.0),
+            "weighted_ce": theory.weighted_ce_threshold(1.0, weight),
+            # pi itself: w0/(w0 + w1) with (w0, w1) = (1/(1-pi), 1/pi) rounds to pi, not always exactly
+            "balanced_accuracy": pi,
             "dice": f_star / 2.0, "dice_max": f_star}
 
 

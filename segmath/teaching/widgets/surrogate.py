@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import theory
 from .render import checked_state, explorer_box, new_figure
 
 __all__ = ["LOSSES", "margin_loss", "conditional_risk", "minimiser", "calibration_function",
@@ -74,7 +75,24 @@ def conditional_risk(name, q, eta, gamma=2.0):
 
 
 def minimiser(name, eta, gamma=2.0):
-    """Minimiser over the grid of q of the conditional risk (exact to the grid spacing 5e-4)."""
+    r"""Minimiser :math:`q^*(\eta)` of the conditional risk, from the closed forms of :mod:`segmath.theory`.
+
+    Log-loss and Brier are strictly proper (S7): :math:`q^* = \eta`.  Hinge on :math:`f = 2q - 1` is
+    minimised at the Bayes decision, :math:`q^* = 1` if :math:`\eta > 1/2` else 0 (at :math:`\eta = 1/2`
+    every :math:`q` ties; 0 is returned).  Focal: :func:`segmath.theory.focal_minimiser` (under-confident,
+    between 1/2 and :math:`\eta`).  ``"zero_one"`` (any :math:`q` on the Bayes side ties) is minimised
+    over the prediction grid.
+
+    Example:
+        >>> minimiser("log", 0.3), minimiser("hinge", 0.8), round(minimiser("focal", 0.9, 2.0), 3)
+        (0.3, 1.0, 0.694)
+    """
+    if name in ("log", "brier"):
+        return float(theory.weighted_ce_minimiser(eta, 1.0, 1.0))        # unweighted CE: q* = eta
+    if name == "hinge":
+        return float(eta > theory.weighted_ce_threshold(1.0, 1.0))
+    if name == "focal":
+        return float(theory.focal_minimiser(eta, gamma))
     return float(_Q[np.argmin(conditional_risk(name, _Q, eta, gamma))])
 
 
@@ -138,7 +156,7 @@ class SurrogateExplorer:
             r = conditional_risk(name, _Q, eta, gamma)
             line.set_ydata(r - r.min())
             if name != "zero_one":
-                mins[name] = float(_Q[np.argmin(r)])
+                mins[name] = minimiser(name, eta, gamma)
                 self.min_dots[name].set_data([mins[name]], [0.0])
         self.eta_line.set_xdata([eta, eta])
         self.theta_line.set_xdata([abs(2 * eta - 1)] * 2)
