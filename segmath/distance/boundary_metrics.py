@@ -13,6 +13,7 @@ import math
 
 from .. import primitives as P
 from ..catalogue import register
+from ..numerics import safe_divide
 from ..primitives import edt as E
 from ..validation import check_scalar
 from .surface import _example_surface, with_common_args, check_empty, class_masks, count, finish, surfaces
@@ -71,7 +72,7 @@ def boundary_iou(input, target, *, width=None, dilation_ratio=0.02, spacing=None
     bt = m.flat(inner_band(m, m.true, width))
     inter = count(xp, bp & bt, m.dtype)
     union = count(xp, bp | bt, m.dtype)
-    value = inter / xp.where(union > 0, union, xp.ones_like(union))
+    value = safe_divide(xp, inter, union)
     return finish(m, value, count(xp, bp, m.dtype), count(xp, bt, m.dtype), reduction, both_empty=both_empty)
 
 
@@ -116,9 +117,7 @@ def boundary_f1(input, target, *, tolerance=None, tolerance_ratio=0.0075, spacin
     xp = m.xp
     bp, bt, to_true, to_pred = surfaces(m, connectivity)
     n_p, n_t = count(xp, bp, m.dtype), count(xp, bt, m.dtype)
-    one = xp.ones_like(n_p)
-    prec = count(xp, bp & (to_true <= tolerance), m.dtype) / xp.maximum(n_p, one)
-    rec = count(xp, bt & (to_pred <= tolerance), m.dtype) / xp.maximum(n_t, one)
-    s = prec + rec
-    value = xp.where(s > 0, 2.0 * prec * rec / xp.where(s > 0, s, one), xp.zeros_like(s))
+    prec = safe_divide(xp, count(xp, bp & (to_true <= tolerance), m.dtype), n_p)
+    rec = safe_divide(xp, count(xp, bt & (to_pred <= tolerance), m.dtype), n_t)
+    value = safe_divide(xp, 2.0 * prec * rec, prec + rec)   # 0 when both are 0
     return finish(m, value, n_p, n_t, reduction, both_empty=both_empty)

@@ -47,7 +47,8 @@ import numpy as np
 from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
-from ..metrics.confusion import hard_labels
+from ..inputs import hard_labels
+from ..numerics import safe_divide
 from ..primitives import edt as E, morphology as M
 from ..validation import check_choice, check_reduction, check_scalar, check_spacing
 
@@ -188,8 +189,9 @@ def percentile_sorted(xp, ordered, n, q):
     hi_i = xp.astype(xp.minimum(lo + 1, last), xp.int64)
     a = P.take_along(ordered, lo_i[..., None], axis=-1)[..., 0]
     b = P.take_along(ordered, hi_i[..., None], axis=-1)[..., 0]
-    # an empty set (n = 0) reads inf; make it 0 (the empty policy replaces it) to avoid inf - inf
-    a, b = (xp.where(xp.isfinite(v), v, xp.zeros_like(v)) for v in (a, b))
+    # an empty set (n = 0) reads inf; make it 0 (the empty policy replaces it) to avoid inf - inf.
+    # Only inf: a NaN distance must stay NaN
+    a, b = (xp.where(xp.isinf(v), xp.zeros_like(v), v) for v in (a, b))
     # lerp written as NumPy writes it, so the two backends round alike
     return xp.where(frac >= 0.5, b - (b - a) * (1 - frac), a + (b - a) * frac)
 
@@ -291,7 +293,7 @@ def weighted_percentile(xp, values, weights, mask, q):
     order = xp.argsort(xp.where(mask, values, xp.full_like(values, math.inf)), axis=-1)
     v = P.take_along(values, order, axis=-1)
     w = P.take_along(xp.where(mask, weights, xp.zeros_like(weights)), order, axis=-1)
-    share = xp.cumulative_sum(w, axis=-1) / xp.sum(w, axis=-1)[..., None]
+    share = safe_divide(xp, xp.cumulative_sum(w, axis=-1), xp.sum(w, axis=-1)[..., None])
     n = xp.sum(xp.astype(mask, xp.int64), axis=-1)
     idx = xp.sum(xp.astype(share < q / 100.0, xp.int64), axis=-1)
     idx = xp.minimum(idx, xp.clip(n - 1, 0, None))
@@ -455,9 +457,9 @@ def assd(input, target, *, spacing=None, definition="pooled", num_classes=None, 
     n_p, n_t = count(xp, bp, m.dtype), count(xp, bt, m.dtype)
     s_p, s_t = masked_sum(xp, to_true, bp), masked_sum(xp, to_pred, bt)
     if definition == "pooled":
-        value = (s_p + s_t) / xp.maximum(n_p + n_t, xp.ones_like(n_p))
+        value = safe_divide(xp, s_p + s_t, n_p + n_t)
     else:
-        value = 0.5 * (s_p / xp.maximum(n_p, xp.ones_like(n_p)) + s_t / xp.maximum(n_t, xp.ones_like(n_t)))
+        value = 0.5 * (safe_divide(xp, s_p, n_p) + safe_divide(xp, s_t, n_t))
     return finish(m, value, n_p, n_t, reduction, empty=empty, both_empty=both_empty)
 
 
@@ -503,5 +505,5 @@ def nsd(input, target, *, tolerance=1.0, spacing=None, surface="voxel", num_clas
         wp, wt = xp.astype(ep, m.dtype), xp.astype(et, m.dtype)
     good = masked_sum(xp, wp, to_true <= tolerance) + masked_sum(xp, wt, to_pred <= tolerance)
     total = xp.sum(wp, axis=-1) + xp.sum(wt, axis=-1)
-    value = good / xp.where(total > 0, total, xp.ones_like(total))
+    value = safe_divide(xp, good, total)
     return finish(m, value, count(xp, ep, m.dtype), count(xp, et, m.dtype), reduction, both_empty=both_empty)

@@ -24,9 +24,10 @@ __all__ = ["mcc", "cohen_kappa"]
 from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
+from ..numerics import safe_divide
 from ..validation import check_choice
 from .average import check_options, over_images, ratio, scalarwise
-from .confusion import counts, from_counts
+from .confusion import counts_metric
 
 
 def _example(seed):
@@ -38,9 +39,8 @@ def _frequencies(c):
     """Accuracy, predicted and target frequencies per item; ``s > 0`` mask for the empty ones."""
     xp = c.xp
     s = xp.sum(c.f64(c.support), axis=1, keepdims=True)
-    safe = xp.where(s > 0, s, xp.ones_like(s))
-    a = xp.sum(c.f64(c.tp), axis=1) / safe[:, 0]
-    return a, c.f64(c.predicted) / safe, c.f64(c.support) / safe, s[:, 0] > 0
+    a = safe_divide(xp, xp.sum(c.f64(c.tp), axis=1), s[:, 0])
+    return a, safe_divide(xp, c.f64(c.predicted), s), safe_divide(xp, c.f64(c.support), s), s[:, 0] != 0
 
 
 def _mcc_parts(c):
@@ -51,17 +51,12 @@ def _mcc_parts(c):
     return num, xp.where(nonempty, den, xp.zeros_like(den))
 
 
-@from_counts("mcc")
-def _mcc(c, *, aggregate="image", empty="skip"):
-    return scalarwise(c, _mcc_parts, aggregate=aggregate, empty=empty)
-
-
 @register("mcc", kind="metric", name="Matthews correlation coefficient", example=_example,
           references=("matthews1975comparison", "gorodkin2004comparing", "chicco2020advantages"),
           chapter="02_balanced",
           formula=r"\mathrm{MCC} = \frac{TP\,TN - FP\,FN}{\sqrt{(TP+FP)(TP+FN)(TN+FP)(TN+FN)}}")
-def mcc(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-        aggregate="image", empty="skip"):
+@counts_metric
+def mcc(c, *, aggregate="image", empty="skip"):
     r"""Matthews correlation coefficient (multi-class: Gorodkin's :math:`R_K`).
 
     .. math:: \mathrm{MCC} = \frac{a - \sum_k \pi_k \tau_k}
@@ -84,9 +79,7 @@ def mcc(input, target, *, num_classes=None, ignore_index=None, from_logits=True,
         >>> round(float(segmath.mcc(p, y, num_classes=2)), 6)   # (1*2 - 1*0) / sqrt(2*3*1*2)
         0.57735
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _mcc(c, aggregate=aggregate, empty=empty)
+    return scalarwise(c, _mcc_parts, aggregate=aggregate, empty=empty)
 
 
 WEIGHTINGS = (None, "linear", "quadratic")
@@ -113,29 +106,18 @@ def _weighted_kappa(c, weighting, empty):
     if weighting == "quadratic":
         w = w * w
     s = xp.sum(c.f64(c.support), axis=1)
-    observed = c.f64(c.matrix) / xp.where(s > 0, s, xp.ones_like(s))[:, None, None]
+    observed = safe_divide(xp, c.f64(c.matrix), s[:, None, None])
     expected = tau[:, :, None] * pi[:, None, :]
     we = xp.sum(xp.reshape(w * expected, (expected.shape[0], -1)), axis=1)
     wo = xp.sum(xp.reshape(w * observed, (observed.shape[0], -1)), axis=1)
     return ratio(xp, we - wo, xp.where(nonempty, we, xp.zeros_like(we)), empty)
 
 
-@from_counts("cohen_kappa")
-def _cohen_kappa(c, *, weighting=None, aggregate="image", empty="skip"):
-    check_choice(weighting, "weighting", WEIGHTINGS)
-    if weighting is None:
-        return scalarwise(c, _kappa_parts, aggregate=aggregate, empty=empty)
-    check_options(aggregate=aggregate, empty=empty)
-    if aggregate == "dataset":
-        c = c.pooled()
-    return over_images(c.xp, _weighted_kappa(c, weighting, empty), aggregate, c.dtype)
-
-
 @register("cohen_kappa", kind="metric", name="Cohen's kappa", example=_example,
           references=("cohen1960coefficient", "cohen1968weighted"), chapter="02_balanced",
           formula=r"\kappa = \frac{p_o - p_e}{1 - p_e}")
-def cohen_kappa(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-                weighting=None, aggregate="image", empty="skip"):
+@counts_metric
+def cohen_kappa(c, *, weighting=None, aggregate="image", empty="skip"):
     r"""Cohen's kappa: agreement between prediction and target beyond chance.
 
     .. math:: \kappa = \frac{p_o - p_e}{1 - p_e}, \qquad p_o = \sum_k \frac{TP_k}{s},
@@ -158,6 +140,10 @@ def cohen_kappa(input, target, *, num_classes=None, ignore_index=None, from_logi
         >>> float(segmath.cohen_kappa(p, y, num_classes=2))   # (3/4 - 1/2) / (1 - 1/2)
         0.5
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _cohen_kappa(c, weighting=weighting, aggregate=aggregate, empty=empty)
+    check_choice(weighting, "weighting", WEIGHTINGS)
+    if weighting is None:
+        return scalarwise(c, _kappa_parts, aggregate=aggregate, empty=empty)
+    check_options(aggregate=aggregate, empty=empty)
+    if aggregate == "dataset":
+        c = c.pooled()
+    return over_images(c.xp, _weighted_kappa(c, weighting, empty), aggregate, c.dtype)

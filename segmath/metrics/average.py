@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 
+from ..numerics import safe_divide
 from ..validation import check_choice
 
 EMPTY = ("skip", "zero", "one")
@@ -65,9 +66,8 @@ def check_options(*, average=None, aggregate=None, empty=None):
 
 
 def ratio(xp, num, den, empty):
-    """``num / den`` with the ``empty`` policy where ``den == 0``."""
-    ok = den != 0
-    return xp.where(ok, num / xp.where(ok, den, xp.ones_like(den)), _FILL[empty])
+    """``num / den`` with the ``empty`` policy where ``den == 0`` (a NaN anywhere stays NaN)."""
+    return safe_divide(xp, num, den, zero=_FILL[empty])
 
 
 def nanmean(xp, values, axis):
@@ -75,7 +75,7 @@ def nanmean(xp, values, axis):
     ok = ~xp.isnan(values)
     total = xp.sum(xp.where(ok, values, 0.0), axis=axis)
     count = xp.sum(xp.astype(ok, values.dtype), axis=axis)
-    return xp.where(count > 0, total / xp.where(count > 0, count, 1.0), math.nan)
+    return safe_divide(xp, total, count, zero=math.nan)
 
 
 def reduce_classes(xp, num, den, support, average, empty):

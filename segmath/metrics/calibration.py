@@ -40,6 +40,7 @@ from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
 from ..inputs import make_pair
+from ..numerics import clip_negative
 from ..primitives.argmax import max_class
 from ..validation import check_choice, check_scalar
 from .average import check_options, over_images, ratio
@@ -145,7 +146,7 @@ def expected_calibration_error(input, target, *, n_bins=15, binning="width", nor
         if norm == "l2":
             value = xp.sqrt(ratio(xp, xp.sum(per_bin * gap, axis=1), n, "skip"))
         else:
-            value = xp.where(n > 0, xp.max(per_bin, axis=1), math.nan)
+            value = xp.where(n == 0, math.nan, xp.max(per_bin, axis=1))   # no pixel: undefined
     return over_images(xp, value, aggregate, pair.input.dtype)
 
 
@@ -178,7 +179,7 @@ def brier_score(input, target, *, ignore_index=None, from_logits=True, aggregate
     xp, p = pair.xp, P.detach(pair.prob)
     if pair.labels is not None:
         per = xp.sum(p * p, axis=1) - 2.0 * P.gather_class(p, pair.labels) + 1.0
-        per = xp.where(per > 0, per, xp.zeros_like(per))   # rounding can dip below 0 at p = one-hot
+        per = clip_negative(xp, per)   # rounding can dip below 0 at p = one-hot; a NaN stays NaN
     else:
         d = p - pair.dense
         per = xp.sum(d * d, axis=1)

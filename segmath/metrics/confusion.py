@@ -24,27 +24,70 @@ is integer labels ``(N, *spatial)`` or one-hot ``(N, C, *spatial)``.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
+from ..numerics import safe_divide
 from ..inputs import Hard, hard_labels  # noqa: F401  (hard_labels lives in segmath.inputs)
 from ..validation import check_choice
 
 __all__ = ["confusion_matrix"]
 
-#: metric name -> function of :class:`Counts`; used by :class:`segmath.metrics.ConfusionState`.
-FROM_COUNTS: dict = {}
+INPUT_OPTIONS = {"num_classes": None, "ignore_index": None, "from_logits": True, "threshold": 0.5}
 
 
-def from_counts(name):
-    """Register the counts-level form of a metric (what the streaming state computes)."""
-    def deco(fn):
-        FROM_COUNTS[name] = fn
-        return fn
-    return deco
+def counts_metric(form):
+    """One definition per count metric: ``form(counts, **options)`` becomes the public metric.
+
+    The public function ``name(input, target, *, num_classes, ignore_index, from_logits,
+    threshold, **options)`` validates the inputs, forms the confusion :class:`Counts` and
+    calls ``form``; ``form`` stays reachable as ``.from_counts``, which is what
+    :class:`~segmath.metrics.ConfusionState` evaluates on its accumulated counts (the
+    ``_update`` / ``_compute`` split of torchmetrics, declared once).  Registering the
+    public function in the catalogue is then the only registration a metric needs.
+    """
+    options = form_options(form)
+
+    @functools.wraps(form)
+    def metric(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
+               **kwargs):
+        check_keywords(form.__name__, kwargs, options)
+        c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
+                   threshold=threshold)
+        return form(c, **kwargs)
+
+    head = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in ("input", "target")]
+    head += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d) for n, d in INPUT_OPTIONS.items()]
+    metric.__signature__ = inspect.Signature(head + list(options.values()))
+    metric.from_counts = form
+    return metric
+
+
+def form_options(form):
+    params = list(inspect.signature(form).parameters.values())[1:]
+    if any(p.kind != inspect.Parameter.KEYWORD_ONLY for p in params):
+        raise TypeError(f"the options of the counts form {form.__name__} must be keyword-only")
+    return {p.name: p for p in params}
+
+
+def check_keywords(name, given, options, fixed=()):
+    """A mistyped option names the public metric and lists its options (``fixed``: set elsewhere)."""
+    unknown = [k for k in given if k not in options]
+    if unknown:
+        where = f"; {', '.join(fixed)} are fixed when the state is created" if fixed else ""
+        raise TypeError(f"{name}() got an unexpected keyword argument {unknown[0]!r}; its options are "
+                        f"{', '.join(options)}{where}")
+
+
+def counts_metrics() -> dict:
+    """Catalogue id -> public metric, for every metric computable from confusion counts."""
+    from ..catalogue import catalogue
+    return {e.id: e.fn for e in catalogue("metric") if hasattr(e.fn, "from_counts")}
 
 
 # -- counts ------------------------------------------------------------------
@@ -128,29 +171,11 @@ def _example(seed):
     return (x, y), {"ignore_index": 255}
 
 
-@from_counts("confusion_matrix")
-def _confusion_matrix(c: Counts, *, aggregate="dataset", normalize=None):
-    check_choice(aggregate, "aggregate", ("dataset", "none"))
-    check_choice(normalize, "normalize", NORMALIZE)
-    if c.matrix is None:
-        raise ValueError("the confusion matrix needs the full per-image matrices; these counts hold only "
-                         "per-class tp/fp/fn (use aggregate='dataset' on a ConfusionState)")
-    xp = c.xp
-    m = c.pooled().matrix if aggregate == "dataset" else c.matrix
-    if normalize is not None:
-        axis = {"true": (2,), "pred": (1,), "all": (1, 2)}[normalize]
-        m = c.f64(m)
-        den = xp.sum(m, axis=axis, keepdims=True)
-        # rows/columns without pixels stay 0 (scikit-learn does the same)
-        m = xp.astype(xp.where(den > 0, m / xp.where(den > 0, den, 1.0), 0.0), c.dtype)
-    return m[0] if aggregate == "dataset" else m
-
-
 @register("confusion_matrix", kind="metric", name="Confusion matrix", example=_example,
           references=("long2015fully",), chapter="01_counts",
           formula=r"M_{ij} = \#\{s : y_s = i,\ \hat y_s = j\}")
-def confusion_matrix(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-                     aggregate="dataset", normalize=None):
+@counts_metric
+def confusion_matrix(c, *, aggregate="dataset", normalize=None):
     r"""Confusion matrix: rows are target classes, columns predicted classes.
 
     .. math:: M_{ij} = \#\{\text{counted pixels } s : y_s = i,\ \hat y_s = j\}
@@ -171,6 +196,16 @@ def confusion_matrix(input, target, *, num_classes=None, ignore_index=None, from
         >>> segmath.confusion_matrix(p, y, num_classes=2).tolist()
         [[1, 0], [1, 2]]
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _confusion_matrix(c, aggregate=aggregate, normalize=normalize)
+    check_choice(aggregate, "aggregate", ("dataset", "none"))
+    check_choice(normalize, "normalize", NORMALIZE)
+    if c.matrix is None:
+        raise ValueError("the confusion matrix needs the full per-image matrices; these counts hold only "
+                         "per-class tp/fp/fn (use aggregate='dataset' on a ConfusionState)")
+    xp = c.xp
+    m = c.pooled().matrix if aggregate == "dataset" else c.matrix
+    if normalize is not None:
+        axis = {"true": (2,), "pred": (1,), "all": (1, 2)}[normalize]
+        m = c.f64(m)
+        # rows/columns without pixels stay 0 (scikit-learn does the same)
+        m = xp.astype(safe_divide(xp, m, xp.sum(m, axis=axis, keepdims=True)), c.dtype)
+    return m[0] if aggregate == "dataset" else m

@@ -23,7 +23,7 @@ from .. import examples as ex
 from ..catalogue import register
 from ..validation import check_scalar, check_spacing
 from .average import check_options, classwise, over_images, reduce_classes
-from .confusion import counts, from_counts
+from .confusion import counts_metric
 
 
 def _example_multiclass(seed):
@@ -55,16 +55,11 @@ def _fbeta_parts(beta):
     return parts
 
 
-@from_counts("iou")
-def _iou(c, *, average="none", aggregate="image", empty="skip"):
-    return classwise(c, _iou_parts, average=average, aggregate=aggregate, empty=empty)
-
-
 @register("iou", kind="metric", name="Intersection over union (Jaccard index)", example=_example_ignore,
           references=("jaccard1912distribution", "everingham2010pascal"), chapter="01_counts",
           formula=r"J = \frac{TP}{TP + FP + FN}", theorems=("verify_dice_jaccard_bijection",))
-def iou(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-        average="none", aggregate="image", empty="skip"):
+@counts_metric
+def iou(c, *, average="none", aggregate="image", empty="skip"):
     r"""Intersection over union (Jaccard index) of hard masks, per class by default.
 
     .. math:: J_{nc} = \frac{TP_{nc}}{TP_{nc} + FP_{nc} + FN_{nc}}
@@ -85,14 +80,7 @@ def iou(input, target, *, num_classes=None, ignore_index=None, from_logits=True,
         >>> segmath.iou(p, y, num_classes=2).tolist()   # class 0: 1/2, class 1: 2/3
         [0.5, 0.6666666666666666]
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _iou(c, average=average, aggregate=aggregate, empty=empty)
-
-
-@from_counts("mean_iou")
-def _mean_iou(c, *, aggregate="image", empty="skip"):
-    return classwise(c, _iou_parts, average="macro", aggregate=aggregate, empty=empty)
+    return classwise(c, _iou_parts, average=average, aggregate=aggregate, empty=empty)
 
 
 @register("mean_iou", kind="metric", name="Mean IoU (mIoU)", example=_example_multiclass,
@@ -100,8 +88,8 @@ def _mean_iou(c, *, aggregate="image", empty="skip"):
                       "wang2023revisiting"),
           chapter="08_multiclass", formula=r"\mathrm{mIoU} = \frac{1}{C}\sum_c \frac{TP_c}{TP_c + FP_c + FN_c}",
           theorems=("verify_aggregation_changes_ranking",))
-def mean_iou(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-             aggregate="image", empty="skip"):
+@counts_metric
+def mean_iou(c, *, aggregate="image", empty="skip"):
     r"""Mean IoU: the macro mean over classes of :func:`iou`.
 
     .. math:: \mathrm{mIoU} = \frac{1}{|\mathcal C|}\sum_{c \in \mathcal C} J_c
@@ -124,21 +112,14 @@ def mean_iou(input, target, *, num_classes=None, ignore_index=None, from_logits=
         >>> round(float(segmath.mean_iou(p, y, num_classes=2)), 6)   # (1/2 + 2/3) / 2
         0.583333
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _mean_iou(c, aggregate=aggregate, empty=empty)
-
-
-@from_counts("fw_iou")
-def _fw_iou(c, *, aggregate="image", empty="skip"):
-    return classwise(c, _iou_parts, average="weighted", aggregate=aggregate, empty=empty)
+    return classwise(c, _iou_parts, average="macro", aggregate=aggregate, empty=empty)
 
 
 @register("fw_iou", kind="metric", name="Frequency-weighted IoU", example=_example_multiclass,
           references=("long2015fully",), chapter="08_multiclass",
           formula=r"\mathrm{fwIoU} = \sum_c \frac{TP_c + FN_c}{\sum_k (TP_k + FN_k)} \frac{TP_c}{TP_c + FP_c + FN_c}")
-def fw_iou(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-           aggregate="image", empty="skip"):
+@counts_metric
+def fw_iou(c, *, aggregate="image", empty="skip"):
     r"""Frequency-weighted IoU (Long et al. 2015): IoU averaged with weights the class frequency.
 
     .. math:: \mathrm{fwIoU} = \frac{\sum_c t_c J_c}{\sum_c t_c}, \qquad t_c = TP_c + FN_c
@@ -152,22 +133,15 @@ def fw_iou(input, target, *, num_classes=None, ignore_index=None, from_logits=Tr
         >>> round(float(segmath.fw_iou(p, y, num_classes=2)), 6)   # (1 * 1/2 + 3 * 2/3) / 4
         0.625
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _fw_iou(c, aggregate=aggregate, empty=empty)
-
-
-@from_counts("dice_score")
-def _dice_score(c, *, average="macro", aggregate="image", empty="skip"):
-    return classwise(c, _fbeta_parts(1.0), average=average, aggregate=aggregate, empty=empty)
+    return classwise(c, _iou_parts, average="weighted", aggregate=aggregate, empty=empty)
 
 
 @register("dice_score", kind="metric", name="Dice score (F1)", example=_example_binary,
           references=("dice1945measures",), chapter="01_counts",
           formula=r"D = \frac{2\,TP}{2\,TP + FP + FN}",
           theorems=("verify_dice_jaccard_bijection", "verify_aggregation_changes_ranking"))
-def dice_score(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-               average="macro", aggregate="image", empty="skip"):
+@counts_metric
+def dice_score(c, *, average="macro", aggregate="image", empty="skip"):
     r"""Dice score (Sørensen–Dice coefficient, F1) of hard masks.
 
     .. math:: D_{nc} = \frac{2\,TP_{nc}}{2\,TP_{nc} + FP_{nc} + FN_{nc}} = \frac{2 J_{nc}}{1 + J_{nc}}
@@ -181,15 +155,7 @@ def dice_score(input, target, *, num_classes=None, ignore_index=None, from_logit
         >>> segmath.dice_score(p, y, num_classes=2, average="none").tolist()   # 2/3 and 4/5
         [0.6666666666666666, 0.8]
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _dice_score(c, average=average, aggregate=aggregate, empty=empty)
-
-
-@from_counts("fbeta_score")
-def _fbeta_score(c, *, beta=1.0, average="macro", aggregate="image", empty="skip"):
-    check_scalar(beta, "beta", low=0)
-    return classwise(c, _fbeta_parts(beta), average=average, aggregate=aggregate, empty=empty)
+    return classwise(c, _fbeta_parts(1.0), average=average, aggregate=aggregate, empty=empty)
 
 
 def _example_fbeta(seed):
@@ -200,8 +166,8 @@ def _example_fbeta(seed):
 @register("fbeta_score", kind="metric", name="F-beta score", example=_example_fbeta,
           references=("vanrijsbergen1979information",), chapter="01_counts",
           formula=r"F_\beta = \frac{(1+\beta^2)\,TP}{(1+\beta^2)\,TP + \beta^2 FN + FP}")
-def fbeta_score(input, target, *, beta=1.0, num_classes=None, ignore_index=None, from_logits=True,
-                threshold=0.5, average="macro", aggregate="image", empty="skip"):
+@counts_metric
+def fbeta_score(c, *, beta=1.0, average="macro", aggregate="image", empty="skip"):
     r""":math:`F_\beta` score: recall weighted :math:`\beta` times as much as precision.
 
     .. math:: F_\beta = \frac{(1+\beta^2)\,TP}{(1+\beta^2)\,TP + \beta^2 FN + FP}
@@ -216,9 +182,8 @@ def fbeta_score(input, target, *, beta=1.0, num_classes=None, ignore_index=None,
         >>> round(float(segmath.fbeta_score(p, y, beta=2.0, num_classes=2, average="binary")), 6)
         0.714286
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _fbeta_score(c, beta=beta, average=average, aggregate=aggregate, empty=empty)
+    check_scalar(beta, "beta", low=0)
+    return classwise(c, _fbeta_parts(beta), average=average, aggregate=aggregate, empty=empty)
 
 
 def _voxel_volume(spacing, spatial):
@@ -232,33 +197,13 @@ def _voxel_volume(spacing, spatial):
     return math.prod(check_spacing(spacing, ndim))
 
 
-@from_counts("volume_difference")
-def _volume_difference(c, *, relative=True, signed=False, spacing=None, average="binary",
-                       aggregate="image", empty="skip"):
-    check_options(average=average, aggregate=aggregate, empty=empty)
-    for name, flag in (("relative", relative), ("signed", signed)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be True or False, got {flag!r}")
-    if aggregate == "dataset":
-        c = c.pooled()
-    xp = c.xp
-    diff = c.f64(c.fp) - c.f64(c.fn)              # V_pred - V_true, per class
-    if not signed:
-        diff = xp.abs(diff)
-    if relative:
-        den = c.f64(c.support)
-    else:
-        diff, den = diff * _voxel_volume(spacing, c.spatial), xp.ones_like(diff)
-    values = reduce_classes(xp, diff, den, c.f64(c.support), average, empty)
-    return over_images(xp, values, aggregate, c.dtype)
-
-
 @register("volume_difference", kind="metric", name="(Relative) volume difference", example=_example_binary,
           references=("taha2015metrics",), chapter="01_counts",
           formula=r"\mathrm{RVD} = \frac{|V_{\hat y} - V_y|}{V_y} = \frac{|FP - FN|}{TP + FN}")
-def volume_difference(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-                      relative=True, signed=False, spacing=None, average="binary", aggregate="image",
-                      empty="skip"):
+@counts_metric
+def volume_difference(c, *, relative=True, signed=False, spacing=None,
+                      average="binary",
+                       aggregate="image", empty="skip"):
     r"""Volume difference between prediction and target, relative to the target volume by default.
 
     .. math:: \mathrm{RVD}_{nc} = \frac{|V^{\hat y}_{nc} - V^{y}_{nc}|}{V^{y}_{nc}}
@@ -283,8 +228,19 @@ def volume_difference(input, target, *, num_classes=None, ignore_index=None, fro
         >>> float(segmath.volume_difference(p, y, num_classes=2, signed=True))   # (2 - 3) / 3
         -0.3333333333333333
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _volume_difference(c, relative=relative, signed=signed, spacing=spacing, average=average,
-                              aggregate=aggregate, empty=empty)
-
+    check_options(average=average, aggregate=aggregate, empty=empty)
+    for name, flag in (("relative", relative), ("signed", signed)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    if aggregate == "dataset":
+        c = c.pooled()
+    xp = c.xp
+    diff = c.f64(c.fp) - c.f64(c.fn)              # V_pred - V_true, per class
+    if not signed:
+        diff = xp.abs(diff)
+    if relative:
+        den = c.f64(c.support)
+    else:
+        diff, den = diff * _voxel_volume(spacing, c.spatial), xp.ones_like(diff)
+    values = reduce_classes(xp, diff, den, c.f64(c.support), average, empty)
+    return over_images(xp, values, aggregate, c.dtype)

@@ -20,7 +20,7 @@ from .. import examples as ex
 from ..catalogue import register
 from .average import check_options, nanmean, over_images, ratio
 from .average import classwise
-from .confusion import counts, from_counts
+from .confusion import counts_metric
 
 
 def _example(seed):
@@ -48,16 +48,11 @@ def _specificity_parts(c):
     return tn, tn + c.f64(c.fp)
 
 
-@from_counts("precision")
-def _precision(c, *, average="macro", aggregate="image", empty="skip"):
-    return classwise(c, _precision_parts, average=average, aggregate=aggregate, empty=empty)
-
-
 @register("precision", kind="metric", name="Precision (positive predictive value)", example=_example_none,
           references=("vanrijsbergen1979information",), chapter="01_counts",
           formula=r"\mathrm{PPV} = \frac{TP}{TP + FP}")
-def precision(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-              average="macro", aggregate="image", empty="skip"):
+@counts_metric
+def precision(c, *, average="macro", aggregate="image", empty="skip"):
     r"""Precision: the fraction of predicted pixels of a class that belong to it.
 
     .. math:: \mathrm{PPV}_{nc} = \frac{TP_{nc}}{TP_{nc} + FP_{nc}}
@@ -79,21 +74,14 @@ def precision(input, target, *, num_classes=None, ignore_index=None, from_logits
         >>> segmath.precision(p, y, num_classes=2, average="none").tolist()
         [0.5, 1.0]
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _precision(c, average=average, aggregate=aggregate, empty=empty)
-
-
-@from_counts("recall")
-def _recall(c, *, average="macro", aggregate="image", empty="skip"):
-    return classwise(c, _recall_parts, average=average, aggregate=aggregate, empty=empty)
+    return classwise(c, _precision_parts, average=average, aggregate=aggregate, empty=empty)
 
 
 @register("recall", kind="metric", name="Recall (sensitivity, true positive rate)", example=_example,
           references=("vanrijsbergen1979information",), chapter="01_counts",
           formula=r"\mathrm{TPR} = \frac{TP}{TP + FN}")
-def recall(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-           average="macro", aggregate="image", empty="skip"):
+@counts_metric
+def recall(c, *, average="macro", aggregate="image", empty="skip"):
     r"""Recall (sensitivity): the fraction of the pixels of a class that are found.
 
     .. math:: \mathrm{TPR}_{nc} = \frac{TP_{nc}}{TP_{nc} + FN_{nc}}
@@ -107,21 +95,14 @@ def recall(input, target, *, num_classes=None, ignore_index=None, from_logits=Tr
         >>> segmath.recall(p, y, num_classes=2, average="none").tolist()
         [1.0, 0.6666666666666666]
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _recall(c, average=average, aggregate=aggregate, empty=empty)
-
-
-@from_counts("specificity")
-def _specificity(c, *, average="macro", aggregate="image", empty="skip"):
-    return classwise(c, _specificity_parts, average=average, aggregate=aggregate, empty=empty)
+    return classwise(c, _recall_parts, average=average, aggregate=aggregate, empty=empty)
 
 
 @register("specificity", kind="metric", name="Specificity (true negative rate)", example=_example,
           references=("brodersen2010balanced",), chapter="01_counts",
           formula=r"\mathrm{TNR} = \frac{TN}{TN + FP}")
-def specificity(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-                average="macro", aggregate="image", empty="skip"):
+@counts_metric
+def specificity(c, *, average="macro", aggregate="image", empty="skip"):
     r"""Specificity: the fraction of the pixels outside a class that are kept outside it.
 
     .. math:: \mathrm{TNR}_{nc} = \frac{TN_{nc}}{TN_{nc} + FP_{nc}}
@@ -136,21 +117,14 @@ def specificity(input, target, *, num_classes=None, ignore_index=None, from_logi
         >>> segmath.specificity(p, y, num_classes=2, average="none").tolist()
         [0.6666666666666666, 1.0]
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _specificity(c, average=average, aggregate=aggregate, empty=empty)
-
-
-@from_counts("pixel_accuracy")
-def _pixel_accuracy(c, *, aggregate="image", empty="skip"):
-    return classwise(c, _recall_parts, average="micro", aggregate=aggregate, empty=empty)
+    return classwise(c, _specificity_parts, average=average, aggregate=aggregate, empty=empty)
 
 
 @register("pixel_accuracy", kind="metric", name="Pixel accuracy", example=_example,
           references=("long2015fully",), chapter="01_counts",
           formula=r"\mathrm{acc} = \frac{\sum_c TP_c}{\sum_c (TP_c + FN_c)}")
-def pixel_accuracy(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-                   aggregate="image", empty="skip"):
+@counts_metric
+def pixel_accuracy(c, *, aggregate="image", empty="skip"):
     r"""Pixel accuracy: the fraction of counted pixels labelled correctly.
 
     .. math:: \mathrm{acc}_n = \frac{\sum_c TP_{nc}}{\sum_c (TP_{nc} + FN_{nc})}
@@ -166,21 +140,14 @@ def pixel_accuracy(input, target, *, num_classes=None, ignore_index=None, from_l
         >>> float(segmath.pixel_accuracy(p, y, num_classes=2))
         0.75
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _pixel_accuracy(c, aggregate=aggregate, empty=empty)
-
-
-@from_counts("mean_accuracy")
-def _mean_accuracy(c, *, aggregate="image", empty="skip"):
-    return classwise(c, _recall_parts, average="macro", aggregate=aggregate, empty=empty)
+    return classwise(c, _recall_parts, average="micro", aggregate=aggregate, empty=empty)
 
 
 @register("mean_accuracy", kind="metric", name="Mean (class) accuracy", example=_example,
           references=("long2015fully",), chapter="08_multiclass",
           formula=r"\mathrm{mAcc} = \frac{1}{C}\sum_c \frac{TP_c}{TP_c + FN_c}")
-def mean_accuracy(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-                  aggregate="image", empty="skip"):
+@counts_metric
+def mean_accuracy(c, *, aggregate="image", empty="skip"):
     r"""Mean accuracy: the mean over classes of per-class recall (mmsegmentation's ``mAcc``).
 
     .. math:: \mathrm{mAcc}_n = \frac{1}{|\mathcal C_n|}\sum_{c \in \mathcal C_n}
@@ -195,34 +162,14 @@ def mean_accuracy(input, target, *, num_classes=None, ignore_index=None, from_lo
         >>> round(float(segmath.mean_accuracy(p, y, num_classes=2)), 6)   # (1 + 2/3) / 2
         0.833333
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _mean_accuracy(c, aggregate=aggregate, empty=empty)
-
-
-@from_counts("balanced_accuracy")
-def _balanced_accuracy(c, *, adjusted=False, aggregate="image", empty="skip"):
-    check_options(aggregate=aggregate, empty=empty)
-    if not isinstance(adjusted, bool):
-        raise TypeError(f"adjusted must be True or False, got {adjusted!r}")
-    if aggregate == "dataset":
-        c = c.pooled()
-    xp = c.xp
-    num, den = _recall_parts(c)
-    per_class = ratio(xp, num, den, empty)
-    score = nanmean(xp, per_class, axis=1)
-    if adjusted:  # (score - 1/k) / (1 - 1/k), k = number of classes in the mean
-        k = xp.sum(xp.astype(~xp.isnan(per_class), xp.float64), axis=1)
-        chance = ratio(xp, xp.ones_like(k), k, "skip")
-        score = ratio(xp, score - chance, 1.0 - chance, empty)
-    return over_images(xp, score, aggregate, c.dtype)
+    return classwise(c, _recall_parts, average="macro", aggregate=aggregate, empty=empty)
 
 
 @register("balanced_accuracy", kind="metric", name="Balanced accuracy", example=_example,
           references=("brodersen2010balanced",), chapter="02_balanced",
           formula=r"\mathrm{BA} = \frac{1}{C}\sum_c \frac{TP_c}{TP_c + FN_c}")
-def balanced_accuracy(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
-                      adjusted=False, aggregate="image", empty="skip"):
+@counts_metric
+def balanced_accuracy(c, *, adjusted=False, aggregate="image", empty="skip"):
     r"""Balanced accuracy: the mean of per-class recall; for two classes (TPR + TNR) / 2.
 
     .. math:: \mathrm{BA} = \frac{1}{|\mathcal C|}\sum_{c \in \mathcal C} \frac{TP_c}{TP_c + FN_c},
@@ -240,6 +187,17 @@ def balanced_accuracy(input, target, *, num_classes=None, ignore_index=None, fro
         >>> round(float(segmath.balanced_accuracy(p, y, num_classes=2, adjusted=True)), 6)
         0.666667
     """
-    c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
-               threshold=threshold)
-    return _balanced_accuracy(c, adjusted=adjusted, aggregate=aggregate, empty=empty)
+    check_options(aggregate=aggregate, empty=empty)
+    if not isinstance(adjusted, bool):
+        raise TypeError(f"adjusted must be True or False, got {adjusted!r}")
+    if aggregate == "dataset":
+        c = c.pooled()
+    xp = c.xp
+    num, den = _recall_parts(c)
+    per_class = ratio(xp, num, den, empty)
+    score = nanmean(xp, per_class, axis=1)
+    if adjusted:  # (score - 1/k) / (1 - 1/k), k = number of classes in the mean
+        k = xp.sum(xp.astype(~xp.isnan(per_class), xp.float64), axis=1)
+        chance = ratio(xp, xp.ones_like(k), k, "skip")
+        score = ratio(xp, score - chance, 1.0 - chance, empty)
+    return over_images(xp, score, aggregate, c.dtype)

@@ -26,11 +26,14 @@ Example:
 """
 from __future__ import annotations
 
-import inspect
+from dataclasses import replace
 
 from .. import primitives as P
-from ..validation import check_scalar
-from .confusion import FROM_COUNTS, confusion, counts_from_matrix, counts_from_tp_fp_fn, hard_labels
+from ..inputs import hard_labels
+from ..validation import check_choice, check_ignore_index, check_scalar
+from .average import AGGREGATES
+from .confusion import (INPUT_OPTIONS, check_keywords, confusion, counts_from_matrix, counts_from_tp_fp_fn,
+                        counts_metrics, form_options)
 
 __all__ = ["ConfusionState"]
 
@@ -44,14 +47,18 @@ class ConfusionState:
         per_image: also keep per-image counts (needed for ``aggregate="image"``).
 
     Methods: ``update(input, target)`` adds a batch; ``compute(metric, **options)`` evaluates
-    any metric of :data:`METRICS` (options as in the function of that name); ``merge(other)``
+    any metric of :func:`~segmath.metrics.confusion.counts_metrics` (options as in the function of that name); ``merge(other)``
     adds another state; ``sync()`` returns the state summed over all processes; ``reset()``.
     """
 
     def __init__(self, num_classes, *, ignore_index=None, from_logits=True, threshold=0.5, per_image=True):
         check_scalar(num_classes, "num_classes", low=2, integer=True)
-        if not isinstance(per_image, bool):
-            raise TypeError(f"per_image must be True or False, got {per_image!r}")
+        # the options are fixed for the state's lifetime: check them now, not at the first update
+        check_ignore_index(ignore_index)
+        check_scalar(threshold, "threshold", low=0, high=1)
+        for name, flag in (("from_logits", from_logits), ("per_image", per_image)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
         self.num_classes = num_classes
         self.options = dict(ignore_index=ignore_index, from_logits=from_logits, threshold=threshold)
         self.per_image = per_image
@@ -61,6 +68,7 @@ class ConfusionState:
         self.matrix = None       # (C, C) int64 dataset confusion matrix
         self._images = []        # list of (n, 3, C) int64: tp, fp, fn per image
         self._dtype = None
+        self._ndim = None        # spatial rank of the images seen (a spacing is checked against it)
         return self
 
     # -- accumulation ---------------------------------------------------------
@@ -69,12 +77,19 @@ class ConfusionState:
         """Add a batch ``(input, target)`` (the shapes and conventions of :func:`segmath.iou`)."""
         hard = hard_labels(input, target, num_classes=self.num_classes, **self.options)
         xp = hard.xp
+        self._check_rank(len(hard.spatial))
         matrix = confusion(hard)                                   # (N, C, C)
         self._add(xp.sum(matrix, axis=0), hard.dtype)
         if self.per_image:
             c = counts_from_matrix(xp, matrix, hard.dtype)
             self._images.append(xp.stack([c.tp, c.fp, c.fn], axis=1))
         return self
+
+    def _check_rank(self, ndim):
+        if self._ndim is not None and ndim != self._ndim:
+            raise ValueError(f"input must have {self._ndim} spatial dimensions like the earlier updates, "
+                             f"got {ndim}")
+        self._ndim = ndim
 
     def _add(self, matrix, dtype):
         if self.matrix is None:
@@ -88,10 +103,14 @@ class ConfusionState:
         """Add the counts of ``other`` (same ``num_classes`` and options) to this state."""
         if not isinstance(other, ConfusionState):
             raise TypeError(f"other must be a ConfusionState, got {type(other).__name__}")
+        if other is self:
+            raise ValueError("other is this state itself: merging would count every image twice")
         if (other.num_classes, other.options, other.per_image) != (self.num_classes, self.options, self.per_image):
             raise ValueError("other must have the same num_classes, ignore_index, from_logits, threshold and "
                              "per_image as this state")
         if other.matrix is not None:
+            if other._ndim is not None:
+                self._check_rank(other._ndim)
             self._add(other.matrix, other._dtype)
             self._images.extend(other._images)
         return self
@@ -113,6 +132,7 @@ class ConfusionState:
         matrix = self._as_tensor(torch, self.matrix, (self.num_classes, self.num_classes), device)
         dist.all_reduce(matrix)
         out = ConfusionState(self.num_classes, per_image=self.per_image, **self.options)
+        out._ndim = self._ndim
         out.matrix, out._dtype = matrix, self._dtype if self._dtype is not None else torch.get_default_dtype()
         if self.per_image:
             out._images = [_all_gather_rows(torch, dist, self._local_images(torch, device))]
@@ -146,24 +166,31 @@ class ConfusionState:
     def counts(self, aggregate="image"):
         """The accumulated :class:`~segmath.metrics.confusion.Counts`: pooled (K = 1, with the
         matrix) for ``aggregate="dataset"``, per image otherwise."""
+        check_choice(aggregate, "aggregate", AGGREGATES)
         if self.matrix is None:
             raise ValueError("the state is empty: call update(input, target) first")
         xp = P.namespace(self.matrix)
+        # the spatial rank (not the sizes, which may vary by batch) lets a spacing be checked
+        rank = (None,) * self._ndim
         if aggregate == "dataset":
-            return counts_from_matrix(xp, self.matrix[None, ...], self._dtype)
+            return replace(counts_from_matrix(xp, self.matrix[None, ...], self._dtype), spatial=rank)
         if not self.per_image:
             raise ValueError(f"aggregate={aggregate!r} needs per-image counts; create the state with "
                              "per_image=True or use aggregate='dataset'")
         rows = xp.concat(self._images, axis=0)
-        return counts_from_tp_fp_fn(xp, rows[:, 0, :], rows[:, 1, :], rows[:, 2, :], self._dtype)
+        return replace(counts_from_tp_fp_fn(xp, rows[:, 0, :], rows[:, 1, :], rows[:, 2, :], self._dtype),
+                       spatial=rank)
 
     def compute(self, metric: str, **options):
-        """Evaluate ``metric`` (a name in :data:`METRICS`) on everything seen so far."""
-        if metric not in FROM_COUNTS:
-            raise ValueError(f"metric must be one of {', '.join(sorted(FROM_COUNTS))}; got {metric!r}")
-        fn = FROM_COUNTS[metric]
-        aggregate = options.get("aggregate", inspect.signature(fn).parameters["aggregate"].default)
-        return fn(self.counts(aggregate), **options)
+        """Evaluate ``metric`` (a catalogue id of a count metric) on everything seen so far."""
+        known = counts_metrics()
+        if metric not in known:
+            raise ValueError(f"metric must be one of {', '.join(sorted(known))}; got {metric!r}")
+        form = known[metric].from_counts
+        params = form_options(form)
+        check_keywords(metric, options, params, fixed=tuple(INPUT_OPTIONS))
+        aggregate = options.get("aggregate", params["aggregate"].default)
+        return form(self.counts(aggregate), **options)
 
 
 def _all_gather_rows(torch, dist, local):
@@ -180,5 +207,3 @@ def _all_gather_rows(torch, dist, local):
     dist.all_gather(gathered, padded)
     return torch.cat([g[:n] for g, n in zip(gathered, sizes)], dim=0)
 
-
-METRICS = FROM_COUNTS
