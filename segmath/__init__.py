@@ -11,6 +11,7 @@ from .catalogue import Entry, catalogue, get  # noqa: F401
 from .distance import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .metrics import *  # noqa: F401,F403
+from .postprocess import *  # noqa: F401,F403
 from .validation import value_checks  # noqa: F401
 
 __version__ = "0.1.0"
