@@ -1,6 +1,7 @@
 """segmath.teaching.data: synthetic generators with exact ground truth, real images, PNG pairs."""
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from scipy import ndimage
 
@@ -149,7 +150,6 @@ def test_png_errors(tmp_path):
 
 
 def test_torch_helpers():
-    torch = pytest.importorskip("torch")
     x, y = data.shapes(4, 16, seed=0)
     tx, ty = data.to_tensors(x, y)
     assert tx.dtype == torch.float32 and ty.dtype == torch.int64

@@ -7,8 +7,8 @@ import scipy.ndimage as ndi
 import torch
 
 import segmath
+from oracles import monai_losses, one_hot, softmax
 
-monai_losses = pytest.importorskip("monai.losses")
 warnings.filterwarnings("ignore", category=UserWarning)
 
 
@@ -25,17 +25,8 @@ def labels_with_regions(seed, n=2, shape=(12, 13), c=3):
     return y
 
 
-def onehot(y, c):
-    return np.moveaxis(np.eye(c)[y], -1, 1)
-
-
 def logits(seed, shape):
     return 2.0 * np.random.default_rng(seed + 7).standard_normal(shape)
-
-
-def softmax(x):
-    e = np.exp(x - x.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
 
 
 def brute_dist(mask_from, mask_to, spacing):
@@ -50,7 +41,7 @@ def test_hausdorff_dt_vs_monai():
     x = logits(0, (2, 3) + y.shape[1:])
     ours = segmath.hausdorff_dt(torch.from_numpy(x), torch.from_numpy(y), alpha=2.0)
     ref = monai_losses.HausdorffDTLoss(alpha=2.0, include_background=True, softmax=True)(
-        torch.from_numpy(x), torch.from_numpy(onehot(y, 3)))
+        torch.from_numpy(x), torch.from_numpy(one_hot(y, 3)))
     assert float(ours) == pytest.approx(float(ref), rel=1e-5)
     np.testing.assert_allclose(float(segmath.hausdorff_dt(x, y)), float(ours), rtol=1e-10)
 
@@ -59,7 +50,7 @@ def test_boundary_loss_vs_monai_and_identity():
     y = labels_with_regions(1)
     x = logits(1, (2, 3) + y.shape[1:])
     ours = segmath.boundary_loss(torch.from_numpy(x), torch.from_numpy(y))
-    ref = monai_losses.BoundaryLoss(softmax=True)(torch.from_numpy(x), torch.from_numpy(onehot(y, 3)))
+    ref = monai_losses.BoundaryLoss(softmax=True)(torch.from_numpy(x), torch.from_numpy(one_hot(y, 3)))
     assert float(ours) == pytest.approx(float(ref), rel=1e-5)
     # brute force with the exact convention: phi = d_out outside, -d_in inside
     p = softmax(x)
@@ -92,7 +83,7 @@ def test_cldice_vs_monai(alpha):
 def test_boundary_distance_mse_brute_force():
     y = labels_with_regions(3)
     x = logits(3, (2, 3) + y.shape[1:])
-    p, t = softmax(x), onehot(y, 3)
+    p, t = softmax(x), one_hot(y, 3)
     expected = 0.0
     for n in range(2):
         edge = np.zeros(y.shape[1:], bool)
@@ -163,7 +154,7 @@ def test_shape_aware_brute_force():
 def test_structural_similarity_brute_force():
     y = labels_with_regions(7)
     x = logits(7, (2, 3) + y.shape[1:])
-    p, t = softmax(x), onehot(y, 3)
+    p, t = softmax(x), one_hot(y, 3)
 
     def standardised(v):
         # local statistics over in-image pixels of a 3x3 window, with SciPy's uniform filter
@@ -185,7 +176,7 @@ def test_structural_similarity_brute_force():
 def test_losses_decrease_towards_the_target():
     """A sanity property every loss here shares: the perfect prediction beats a blurred one."""
     y = labels_with_regions(8)
-    good = onehot(y, 3) * 0.98 + 0.01 / 1.5
+    good = one_hot(y, 3) * 0.98 + 0.01 / 1.5
     bad = np.full_like(good, 1 / 3)
     for fn in (segmath.hausdorff_dt, segmath.boundary_distance_mse, segmath.boundary_loss,
                segmath.distance_penalized_ce, segmath.unet_weighted_ce, segmath.shape_aware, segmath.cldice):

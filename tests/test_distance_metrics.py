@@ -5,13 +5,12 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 import torch
+from monai.metrics.utils import get_edge_surface_distance
 from scipy.spatial.distance import directed_hausdorff
 
 import segmath
+from oracles import monai_metrics, one_hot
 from segmath.primitives import edt as E
-
-monai_metrics = pytest.importorskip("monai.metrics")
-from monai.metrics.utils import get_edge_surface_distance  # noqa: E402
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 warnings.filterwarnings("ignore", category=UserWarning)
@@ -42,7 +41,7 @@ def scores(labels, c):
 
 
 def onehot_t(labels, c):
-    return torch.from_numpy(np.moveaxis(np.eye(c)[labels], -1, 1))
+    return torch.from_numpy(one_hot(labels, c))
 
 
 def contour(mask):

@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 import segmath
 import segmath.losses.distribution as dist
-from oracles import smp_losses
+from oracles import one_hot, smp_losses, softmax
 from segmath.primitives.select import topk_mask
 
 RNG = np.random.default_rng(12345)
@@ -30,15 +30,6 @@ def case(shape, seed=0, ignore=False, scale=2.0):
     if ignore:
         y[r.random(y.shape) < 0.2] = IGNORE
     return torch.from_numpy(x), torch.from_numpy(y)
-
-
-def softmax_np(x):
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def onehot_np(y, c):
-    return np.moveaxis(np.eye(c)[y], -1, 1)
 
 
 def close(a, b, tol=1e-10):
@@ -70,13 +61,13 @@ def test_weighted_ce_pixels_normalisation(shape):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_soft_targets_against_torch_and_brute_force(shape):
     x, _ = case(shape)
-    t = torch.from_numpy(softmax_np(RNG.standard_normal(shape)))
+    t = torch.from_numpy(softmax(RNG.standard_normal(shape)))
     w = torch.from_numpy(RNG.uniform(0.1, 3.0, shape[1]))
     # torch's probability-target cross-entropy divides by the pixel count: our "pixels" normalisation
     close(segmath.cross_entropy(x, t), F.cross_entropy(x, t))
     close(segmath.weighted_cross_entropy(x, t, weight=w, normalize="pixels"), F.cross_entropy(x, t, weight=w))
     # default: divide by the soft weight sum_i sum_k w_k y_ik
-    logp = np.log(softmax_np(x.numpy()))
+    logp = np.log(softmax(x.numpy()))
     wy = w.numpy().reshape((1, -1) + (1,) * (len(shape) - 2)) * t.numpy()
     close(segmath.weighted_cross_entropy(x, t, weight=w), -(wy * logp).sum() / wy.sum())
 
@@ -84,7 +75,7 @@ def test_soft_targets_against_torch_and_brute_force(shape):
 def test_weighted_ce_one_hot_equals_labels():
     x, y = case((2, 3, 5, 6))
     w = [0.3, 1.0, 4.0]
-    dense = torch.from_numpy(onehot_np(y.numpy(), 3))
+    dense = torch.from_numpy(one_hot(y.numpy(), 3))
     close(segmath.weighted_cross_entropy(x, dense, weight=w), F.cross_entropy(x, y, weight=torch.tensor(w, dtype=torch.float64)))
 
 
@@ -207,8 +198,8 @@ def test_focal_softmax_matches_monai(shape):
     per = FocalLoss(to_onehot_y=True, use_softmax=True, gamma=1.5, alpha=list(w), reduction="none")(x, yc[:, None])
     close(segmath.focal(x, yc, gamma=1.5, weight=w, reduction="sum"), per.double().sum(), tol=2e-6)
     # soft targets: -sum_k w_k y_k (1 - p_k)^gamma log p_k
-    t = softmax_np(RNG.standard_normal(shape))
-    p = softmax_np(x.numpy())
+    t = softmax(RNG.standard_normal(shape))
+    p = softmax(x.numpy())
     wv = w.reshape((1, -1) + (1,) * (len(shape) - 2))
     brute = -(wv * t * (1 - p) ** 1.5 * np.log(p)).sum(1).mean()
     close(segmath.focal(x, torch.from_numpy(t), gamma=1.5, weight=w), brute)
@@ -257,7 +248,7 @@ def test_focal_option_errors():
 
 def balanced_ce_np(x, y, c, ignore=None):
     """Brute force, labels, softmax: w_k = (1/n_k) / sum_present (1/n_j); weighted mean."""
-    logp = np.log(softmax_np(x))
+    logp = np.log(softmax(x))
     valid = np.ones(y.shape, bool) if ignore is None else (y != ignore)
     counts = np.array([np.sum((y == k) & valid) for k in range(c)], float)
     inv = np.array([1.0 / n if n > 0 else 0.0 for n in counts])
@@ -316,11 +307,11 @@ def test_balanced_ce_empty_target_is_plain_bce():
 def test_balanced_ce_soft_targets_brute_force():
     shape = (2, 3, 4, 5)
     x, _ = case(shape)
-    t = softmax_np(RNG.standard_normal(shape))
+    t = softmax(RNG.standard_normal(shape))
     pi = t.sum(axis=(0, 2, 3))
     w = (1 / pi) / (1 / pi).sum()
     wy = w.reshape(1, -1, 1, 1) * t
-    brute = -(wy * np.log(softmax_np(x.numpy()))).sum() / wy.sum()
+    brute = -(wy * np.log(softmax(x.numpy()))).sum() / wy.sum()
     close(segmath.balanced_cross_entropy(x.numpy(), t), brute)
 
 
@@ -421,10 +412,10 @@ def ss_np(p, y, r, smooth, valid=None):
 def test_sensitivity_specificity_brute_force(shape, r, smooth):
     x, y = case(shape, ignore=True)
     c = shape[1]
-    p = softmax_np(x.numpy())
+    p = softmax(x.numpy())
     yv = y.numpy()
     valid = yv != IGNORE
-    table = ss_np(p, onehot_np(np.where(valid, yv, 0), c), r, smooth, valid)
+    table = ss_np(p, one_hot(np.where(valid, yv, 0), c), r, smooth, valid)
     out = segmath.sensitivity_specificity(x, y, r=r, smooth=smooth, ignore_index=IGNORE, reduction="none")
     close(out, table)
     close(segmath.sensitivity_specificity(x.numpy(), yv, r=r, smooth=smooth, ignore_index=IGNORE), table.mean())
@@ -501,7 +492,7 @@ def test_properties_non_negative_and_focal_below_ce(problem):
 @given(problems())
 def test_properties_zero_at_perfect_one_hot_prediction(problem):
     _, y, r = problem
-    p = onehot_np(y, 3)
+    p = one_hot(y, 3)
     for name in SOFTMAX_LOSSES:
         assert float(LOSSES[name](p, y, from_logits=False)) == 0.0, name
     t = (r.random((y.shape[0], 2) + y.shape[1:]) < 0.5).astype(float)

@@ -15,9 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import segmath
-from oracles import smp_losses
-
-monai_losses = pytest.importorskip("monai.losses")
+from oracles import monai_losses, monai_softmax_loss, one_hot, smp_losses
 
 S = 1e-5
 
@@ -31,24 +29,13 @@ def _problem(seed, n=3, c=4, spatial=(6, 7), ignore=None):
     return x, y
 
 
-def _onehot(y, c):
-    return F.one_hot(y, c).movedim(-1, 1).double()
-
-
-def _monai(cls, x, y, **kw):
-    """MONAI loss on softmax probabilities and a float64 one-hot target (MONAI's own one-hot is float32)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return cls(softmax=True, **kw)(x, _onehot(y, x.shape[1]))
-
-
 # ---- MONAI ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("batch", [False, True])
 @pytest.mark.parametrize("spatial", [(6, 7), (3, 4, 5)])
 def test_dice_matches_monai(batch, spatial):
     x, y = _problem(0, spatial=spatial)
-    ref = _monai(monai_losses.DiceLoss, x, y, batch=batch, smooth_nr=S, smooth_dr=S)
+    ref = monai_softmax_loss(monai_losses.DiceLoss, x, y, batch=batch, smooth_nr=S, smooth_dr=S)
     ours = segmath.dice(x, y, smooth=S, aggregate="batch" if batch else "image")
     torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-12)
 
@@ -67,13 +54,13 @@ def test_dice_matches_monai_with_ignore_index_and_weight():
 
 def test_squared_dice_matches_monai_squared_pred():
     x, y = _problem(2)
-    ref = _monai(monai_losses.DiceLoss, x, y, squared_pred=True, smooth_nr=S, smooth_dr=S)
+    ref = monai_softmax_loss(monai_losses.DiceLoss, x, y, squared_pred=True, smooth_nr=S, smooth_dr=S)
     torch.testing.assert_close(segmath.squared_dice(x, y, smooth=S), ref, rtol=1e-10, atol=1e-12)
 
 
 def test_jaccard_matches_monai_jaccard_with_doubled_smoothing():
     x, y = _problem(3)
-    ref = _monai(monai_losses.DiceLoss, x, y, jaccard=True, smooth_nr=2 * S, smooth_dr=2 * S)
+    ref = monai_softmax_loss(monai_losses.DiceLoss, x, y, jaccard=True, smooth_nr=2 * S, smooth_dr=2 * S)
     torch.testing.assert_close(segmath.jaccard(x, y, smooth=S), ref, rtol=1e-10, atol=1e-12)
 
 
@@ -81,7 +68,7 @@ def test_jaccard_matches_monai_jaccard_with_doubled_smoothing():
 @pytest.mark.parametrize("batch", [False, True])
 def test_tversky_matches_monai_alpha_on_false_positives(alpha, beta, batch):
     x, y = _problem(4)
-    ref = _monai(monai_losses.TverskyLoss, x, y, alpha=alpha, beta=beta, batch=batch, smooth_nr=S, smooth_dr=S)
+    ref = monai_softmax_loss(monai_losses.TverskyLoss, x, y, alpha=alpha, beta=beta, batch=batch, smooth_nr=S, smooth_dr=S)
     ours = segmath.tversky(x, y, alpha=alpha, beta=beta, smooth=S, aggregate="batch" if batch else "image")
     torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-12)
     swapped = segmath.tversky(x, y, alpha=beta, beta=alpha, smooth=S, aggregate="batch" if batch else "image")
@@ -94,7 +81,7 @@ def test_generalized_dice_matches_monai_including_empty_classes(w_type, batch):
     x, y = _problem(5, c=4)
     y[0][y[0] == 3] = 0           # class 3 absent from image 0: infinite weight -> max finite weight
     y[:, :][y == 2] = 1           # class 2 absent from the whole batch
-    ref = _monai(monai_losses.GeneralizedDiceLoss, x, y, w_type=w_type, batch=batch, smooth_nr=S, smooth_dr=S)
+    ref = monai_softmax_loss(monai_losses.GeneralizedDiceLoss, x, y, w_type=w_type, batch=batch, smooth_nr=S, smooth_dr=S)
     ours = segmath.generalized_dice(x, y, weight_type=w_type, smooth=S, aggregate="batch" if batch else "image")
     torch.testing.assert_close(ours, ref, rtol=1e-7, atol=1e-12)  # MONAI computes the weights in float32
 
@@ -102,15 +89,15 @@ def test_generalized_dice_matches_monai_including_empty_classes(w_type, batch):
 @pytest.mark.parametrize("batch", [False, True])
 def test_mcc_loss_matches_monai(batch):
     x, y = _problem(6)
-    ref = _monai(monai_losses.MCCLoss, x, y, batch=batch, smooth_nr=S, smooth_dr=S)
+    ref = monai_softmax_loss(monai_losses.MCCLoss, x, y, batch=batch, smooth_nr=S, smooth_dr=S)
     ours = segmath.mcc_loss(x, y, smooth=S, aggregate="batch" if batch else "image")
     torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-12)
 
 
 def test_mcc_loss_perfect_prediction_is_zero_like_monai():
     y = torch.tensor([[[0, 0], [0, 0]], [[0, 1], [1, 1]]])
-    p = _onehot(y, 2)             # image 0: class 1 empty in target and prediction (MCC undefined)
-    ref = monai_losses.MCCLoss(smooth_nr=S, smooth_dr=S, reduction="none")(p, _onehot(y, 2))
+    p = one_hot(y, 2)             # image 0: class 1 empty in target and prediction (MCC undefined)
+    ref = monai_losses.MCCLoss(smooth_nr=S, smooth_dr=S, reduction="none")(p, one_hot(y, 2))
     ours = segmath.mcc_loss(p, y, from_logits=False, smooth=S, reduction="none")
     torch.testing.assert_close(ours, ref.reshape(ours.shape), rtol=1e-12, atol=1e-12)
     assert float(ours.abs().max()) == 0.0
@@ -201,7 +188,7 @@ def test_jml2_and_log_forms_against_numpy_formulas():
 def test_reduction_sum_is_the_slides_sum_over_classes():
     x, y = _problem(12, n=1)
     p = torch.softmax(x, 1).numpy()
-    yy = _onehot(y, 4).numpy()
+    yy = one_hot(y, 4).numpy()
     tp, sp, sy, _ = _np_counts(p, yy)
     slides = np.sum(-np.log(2 * tp / (sp + sy)))
     np.testing.assert_allclose(float(segmath.log_dice(x, y, smooth=0, reduction="sum")), slides, rtol=1e-12)
@@ -211,7 +198,7 @@ def test_reduction_sum_is_the_slides_sum_over_classes():
 
 def test_bce_dice_is_the_sum_of_torch_ce_and_monai_dice():
     x, y = _problem(13)
-    ref = F.cross_entropy(x, y) + _monai(monai_losses.DiceLoss, x, y, smooth_nr=S, smooth_dr=S)
+    ref = F.cross_entropy(x, y) + monai_softmax_loss(monai_losses.DiceLoss, x, y, smooth_nr=S, smooth_dr=S)
     torch.testing.assert_close(segmath.bce_dice(x, y, smooth=S), ref, rtol=1e-10, atol=1e-12)
     xb, yb = _problem(14, c=1)
     yb = yb % 2
@@ -254,7 +241,7 @@ def test_combo_softmax_multiclass_with_weights_against_its_formula():
     v = w * torch.tensor([1 - beta, beta, beta], dtype=torch.float64)
     nll = -torch.log_softmax(x, 1).gather(1, y[:, None])[:, 0]
     ce = (v[y] * nll).mean()                          # plain mean over pixels, not over the weights
-    d = _monai(monai_losses.DiceLoss, x, y, smooth_nr=S, smooth_dr=S, reduction="none")[..., 0, 0]
+    d = monai_softmax_loss(monai_losses.DiceLoss, x, y, smooth_nr=S, smooth_dr=S, reduction="none")[..., 0, 0]
     dice_term = ((d * w).sum(1) / w.sum()).mean()
     ref = 0.3 * ce + 0.7 * dice_term
     torch.testing.assert_close(segmath.combo(x, y, alpha=0.3, beta=beta, weight=w.tolist(), smooth=S), ref,
@@ -266,7 +253,7 @@ def test_exp_log_against_its_formula():
     valid = y != -1
     yc = y.clamp(min=0)
     p = torch.softmax(x, 1)
-    oh = _onehot(yc, 4) * valid[:, None]
+    oh = one_hot(yc, 4) * valid[:, None]
     tp, sp, sy = (p * oh).sum((2, 3)), (p * valid[:, None]).sum((2, 3)), oh.sum((2, 3))
     dice_term = ((-torch.log((2 * tp + S) / (sp + sy + S))) ** 0.3).mean()
     f = torch.bincount(y[valid], minlength=4).double()
@@ -294,7 +281,7 @@ def test_exp_log_binary_against_its_formula():
 
 def test_exp_log_gradient_finite_at_a_perfect_prediction():
     y = torch.tensor([[[0, 1], [1, 0]]])
-    x = (100.0 * (2 * _onehot(y, 2) - 1)).requires_grad_(True)
+    x = (100.0 * (2 * one_hot(y, 2) - 1)).requires_grad_(True)
     out = segmath.exp_log(x, y)
     out.backward()
     assert torch.isfinite(out) and torch.isfinite(x.grad).all()

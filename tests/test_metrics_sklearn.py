@@ -9,7 +9,7 @@ from sklearn import metrics as skm
 
 import segmath
 from conftest import to_torch
-from test_metrics_confusion import make_case, per_image, pooled
+from oracles import make_case, per_image, pooled
 
 C = 4
 LABELS = list(range(C))

@@ -8,7 +8,7 @@ from torchmetrics.functional import segmentation as tms
 
 import segmath
 from conftest import to_torch
-from test_metrics_confusion import make_case
+from oracles import make_case
 
 C = 4
 

@@ -1,4 +1,4 @@
-"""Third-party oracles for tests and benchmarks.
+"""segmentation-models-pytorch's losses, loaded without its model zoo.
 
 segmentation-models-pytorch's package ``__init__`` imports timm, which imports
 torchvision; the PyPI torchvision wheel needs CUDA libraries that a CPU-only torch

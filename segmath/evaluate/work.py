@@ -1,0 +1,139 @@
+"""The per-case work: read one pair of files, check it, score every class with every metric.
+
+The same two functions run in the calling process, in worker processes and on Dask
+workers: :func:`score_case` (one reference and its prediction -> a :class:`CaseResult`)
+and :func:`scan_case` (the labels a pair holds, when ``labels`` were not given).  Neither
+raises for bad data: a bad file becomes a :class:`~segmath.evaluate.errors.Problem` in the
+result, so one run collects every bad file.
+
+**Ignored pixels** (``ignore_index`` in the reference) take no part in any metric.  Metrics
+with an ``ignore_index`` option get it; the surface metrics have none, so there the ignored
+pixels are set to background in *both* masks before the call (as nnU-Net does for Dice):
+the metric then sees neither mask there.  That can create surface points at the border of
+an ignored region; it is the documented approximation for distances.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import FileProblem, Problem
+from .io import Case, read_label_map
+from .plan import IGNORE_SENTINEL, WORST, Plan
+
+
+@dataclass
+class CaseResult:
+    """Scores of one case: ``values[k][j]`` is metric ``j`` on class ``k`` (floats; NaN allowed)."""
+    case: str
+    values: list = field(default_factory=list)
+    problem: Problem | None = None
+    missing: str | None = None          # the reference whose prediction was missing (scored worst)
+    labels: frozenset = frozenset()     # scan_case only
+
+
+def score_case(case: Case, plan: Plan) -> CaseResult:
+    """Read and score one case (see the module docstring); never raises for bad data."""
+    try:
+        ref = read_label_map(case.ref, plan.max_elements)
+        if case.pred is None:
+            return _missing(case, ref, plan)
+        pred = read_label_map(case.pred, plan.max_elements)
+        spacing = _check_pair(case, pred, ref, plan)
+        _check_labels(pred, plan, is_ref=False)
+        _check_labels(ref, plan, is_ref=True)
+        return CaseResult(case.id, score_arrays(pred.array, ref.array, plan, spacing))
+    except FileProblem as err:
+        return CaseResult(case.id, problem=Problem(case.id, (err.path,), err.message))
+    except (ValueError, TypeError) as err:              # a metric refusing this pair's data
+        files = (case.pred, case.ref)
+        return CaseResult(case.id, problem=Problem(case.id, files, f"cannot be scored: {err}"))
+
+
+def scan_case(case: Case, plan: Plan) -> CaseResult:
+    """The labels (other than 0 and ``ignore_index``) found in the pair's files."""
+    found = set()
+    try:
+        for path in (case.ref, case.pred):
+            if path is not None:
+                found.update(np.unique(read_label_map(path, plan.max_elements).array).tolist())
+    except FileProblem as err:
+        return CaseResult(case.id, problem=Problem(case.id, (err.path,), err.message))
+    found.discard(0)
+    found.discard(plan.ignore_index)
+    return CaseResult(case.id, labels=frozenset(int(v) for v in found))
+
+
+def score_arrays(pred: np.ndarray, ref: np.ndarray, plan: Plan, spacing=None) -> list:
+    """Scores of one case from its label maps: a list, per class, of one float per metric."""
+    import segmath
+    ignored = None if plan.ignore_index is None else ref == plan.ignore_index
+    pred_bin = np.stack([np.isin(pred, labels) for _, labels in plan.classes]).astype(np.int64)
+    ref_bin = np.stack([np.isin(ref, labels) for _, labels in plan.classes]).astype(np.int64)
+    columns = []
+    for spec in plan.metrics:
+        p, r = pred_bin, ref_bin
+        if ignored is not None:
+            if spec.ignore == "index":
+                r = np.where(ignored, IGNORE_SENTINEL, ref_bin)
+            else:
+                p, r = np.where(ignored, 0, pred_bin), np.where(ignored, 0, ref_bin)
+        value = segmath.get(spec.id).fn(p, r, **spec.call_kwargs(spacing, plan.ignore_index))
+        columns.append(np.asarray(value, dtype=np.float64).reshape(len(plan.classes)))
+    return [[float(col[k]) for col in columns] for k in range(len(plan.classes))]
+
+
+def worst_values(plan: Plan, shape, spacing=None) -> list:
+    """The worst value of every metric, per class (a missing prediction under ``missing="worst"``)."""
+    spacing = spacing or (1.0,) * len(shape)
+    diagonal = math.sqrt(sum(((n - 1) * s) ** 2 for n, s in zip(shape, spacing)))
+    row = [diagonal if WORST[m.id] == "diagonal" else float(WORST[m.id]) for m in plan.metrics]
+    return [list(row) for _ in plan.classes]
+
+
+def _missing(case, ref, plan):
+    if plan.missing != "worst":
+        return CaseResult(case.id, problem=Problem(case.id, (case.ref,), "has no prediction"))
+    _check_labels(ref, plan, is_ref=True)
+    spacing = plan.spacing or ref.spacing
+    _check_spacing_length(spacing, ref)
+    return CaseResult(case.id, worst_values(plan, ref.array.shape, spacing), missing=case.ref)
+
+
+def _check_pair(case, pred, ref, plan):
+    """Same shape and, when both headers have one, the same spacing; returns the spacing to use."""
+    if pred.array.shape != ref.array.shape:
+        raise FileProblem(pred.path, f"shape {pred.array.shape} does not match the reference "
+                                     f"{ref.path} of shape {ref.array.shape}")
+    if plan.spacing is not None:
+        spacing = plan.spacing
+    else:
+        if pred.spacing is not None and ref.spacing is not None and \
+                not np.allclose(pred.spacing, ref.spacing, rtol=1e-5, atol=0):
+            raise FileProblem(pred.path, f"spacing {pred.spacing} does not match the reference "
+                                         f"{ref.path} spacing {ref.spacing}")
+        spacing = ref.spacing if ref.spacing is not None else pred.spacing
+    _check_spacing_length(spacing, ref)
+    return spacing
+
+
+def _check_spacing_length(spacing, ref):
+    if spacing is not None and len(spacing) != ref.array.ndim:
+        raise FileProblem(ref.path, f"spacing {tuple(spacing)} has {len(spacing)} entries for a "
+                                    f"{ref.array.ndim}-D label map of shape {ref.array.shape}")
+
+
+def _check_labels(m, plan, *, is_ref):
+    """With classes fixed in advance, a label outside them is a data error (a wrong file or label set)."""
+    if not plan.labels_given:
+        return
+    allowed = plan.allowed_labels()
+    if is_ref and plan.ignore_index is not None:
+        allowed = allowed | {plan.ignore_index}
+    found = np.unique(m.array)
+    bad = [int(v) for v in found if int(v) not in allowed]
+    if bad:
+        raise FileProblem(m.path, f"holds label(s) {bad[:10]} outside the labels to evaluate "
+                                  f"{sorted(allowed)}")
