@@ -23,8 +23,9 @@ from typing import Any
 
 from . import primitives as P
 from .primitives.argmax import argmax_class
-from .validation import (check_array, check_choice, check_ignore_index, check_in_unit_interval,
-                         check_labels, check_same_kind, check_scalar, value_checks_enabled)
+from .validation import (DataChecks, check_array, check_choice, check_hard, check_ignore_index,
+                         check_in_unit_interval, check_label_dtype, check_labels, check_one_hot, check_same_kind,
+                         check_scalar, check_scores)
 
 ACTIVATIONS = (None, "softmax", "sigmoid")
 
@@ -99,7 +100,20 @@ class Pair:
 
 def make_pair(input, target, *, from_logits: bool = True, activation=None, ignore_index=None,
               soft_target: bool = True, input_name: str = "input", target_name: str = "target") -> Pair:
-    """Validate ``(input, target)`` and return the canonical :class:`Pair`."""
+    """Validate ``(input, target)`` and return the canonical :class:`Pair`.
+
+    The data checks (``input`` finite, probabilities in [0, 1], labels in range, hard targets)
+    share one host sync (:class:`~segmath.validation.DataChecks`).
+    """
+    checks = DataChecks()
+    pair = _make_pair(input, target, from_logits, activation, ignore_index, soft_target, input_name,
+                      target_name, checks)
+    checks.resolve()
+    return pair
+
+
+def _make_pair(input, target, from_logits, activation, ignore_index, soft_target, input_name, target_name,
+               checks):
     check_array(input, input_name, min_ndim=2, floating=True)
     check_array(target, target_name, min_ndim=1)
     check_same_kind(input, target, input_name, target_name)
@@ -118,21 +132,18 @@ def make_pair(input, target, *, from_logits: bool = True, activation=None, ignor
 
     dtype = P.float_dtype(input)
     x = xp.reshape(xp.astype(input, dtype, copy=False), (n, c, -1))
-    if not from_logits:
-        check_in_unit_interval(x, input_name)
+    check_scores(x, input_name, probabilities=not from_logits, checks=checks)
 
     pair = Pair(xp=xp, input=x, from_logits=from_logits, activation=activation, spatial=spatial)
     label_shape = (n,) + spatial
     if tuple(target.shape) == label_shape and not (c == 1 and target.ndim == input.ndim):
-        _set_label_target(pair, target, ignore_index, target_name)
+        _set_label_target(pair, target, ignore_index, target_name, checks)
     elif tuple(target.shape) == tuple(input.shape):
-        if ignore_index is not None:
-            raise ValueError("ignore_index applies to integer label targets of shape "
-                             f"{label_shape}; {target_name} has per-class shape {tuple(target.shape)}")
+        _no_ignore_index(ignore_index, target_name, label_shape, target.shape)
         t = xp.reshape(xp.astype(target, dtype, copy=False), (n, c, -1))
-        check_in_unit_interval(t, target_name)
-        if not soft_target and value_checks_enabled() and bool(xp.any((t != 0) & (t != 1))):
-            raise ValueError(f"{target_name} must be hard (0/1) for this function; soft targets are not supported")
+        check_in_unit_interval(t, target_name, checks)
+        if not soft_target:
+            check_hard(t, target_name, "for this function; soft targets are not supported", checks)
         pair.dense = t
     else:
         raise ValueError(f"{target_name} must have shape {label_shape} (labels) or {tuple(input.shape)} "
@@ -141,27 +152,41 @@ def make_pair(input, target, *, from_logits: bool = True, activation=None, ignor
     return pair
 
 
-def _set_label_target(pair: Pair, target, ignore_index, target_name):
-    xp, n, c = pair.xp, pair.batch, pair.num_classes
-    if not (xp.isdtype(target.dtype, "integral") or target.dtype == xp.bool):
-        raise TypeError(f"{target_name} of shape {tuple(target.shape)} holds class labels and must have an "
-                        f"integer dtype, got {target.dtype}")
-    labels = xp.reshape(target, (n, -1))
-    if labels.dtype == xp.bool:
-        labels = xp.astype(labels, xp.int64, copy=False)
-    n_classes = 2 if c == 1 else c
-    check_labels(labels, target_name, n_classes, ignore_index)
+def _no_ignore_index(ignore_index, name, label_shape, shape):
+    """``ignore_index`` names a label value, so a per-class target cannot use it."""
     if ignore_index is not None:
-        valid = labels != ignore_index
-        pair.valid = valid
-        labels = xp.where(valid, labels, xp.zeros_like(labels))
+        raise ValueError("ignore_index applies to integer label targets of shape "
+                         f"{tuple(label_shape)}; {name} has per-class shape {tuple(shape)}")
+
+
+def _flat_labels(target, n, name):
+    """Validated-dtype label target ``(N, *spatial)`` -> ``(N, S)`` int64."""
+    check_label_dtype(target, name)
+    xp = P.namespace(target)
+    return xp.astype(xp.reshape(target, (n, -1)), xp.int64, copy=False)
+
+
+def _split_ignored(labels, ignore_index):
+    """(labels with ignored pixels set to class 0, the (N, S) valid mask or None)."""
+    if ignore_index is None:
+        return labels, None
+    xp = P.namespace(labels)
+    valid = labels != ignore_index
+    return xp.where(valid, labels, xp.zeros_like(labels)), valid
+
+
+def _set_label_target(pair: Pair, target, ignore_index, target_name, checks):
+    xp, c = pair.xp, pair.num_classes
+    labels = _flat_labels(target, pair.batch, target_name)
+    check_labels(labels, target_name, 2 if c == 1 else c, ignore_index, checks)
+    labels, pair.valid = _split_ignored(labels, ignore_index)
     if pair.activation == "sigmoid":
         if c != 1:
             raise ValueError(f"activation='sigmoid' with {c} channels is multi-label and needs a per-class "
                              f"{target_name} of shape {tuple(pair.input.shape[:2]) + pair.spatial}")
         pair.dense = xp.astype(labels, pair.input.dtype)[:, None, :]
     else:
-        pair.labels = xp.astype(labels, xp.int64, copy=False)
+        pair.labels = labels
 
 
 # -- hard labels (metrics) --------------------------------------------------------------
@@ -176,20 +201,42 @@ class Hard:
     num_classes: int
     dtype: Any            # floating dtype of the metric values
     spatial: tuple
+    scores: Any = None    # (N, C, S) float scores the labels came from; None for label input
+
+    def nan_guard(self):
+        """0-d float: 0 when every score is finite, NaN otherwise (0 for label input).
+
+        An arg-max or a threshold turns a NaN score into an ordinary label.  With value checks
+        on, :func:`hard_labels` has already refused non-finite scores; with them off a metric adds
+        this value to its result, so a NaN (or inf) score reaches the result instead of being
+        counted as a class.  No host sync: it is one elementwise pass and a sum on the device.
+        """
+        xp = self.xp
+        if self.scores is None:
+            return xp.asarray(0.0, dtype=self.dtype, device=P.device(self.pred))
+        return xp.sum(self.scores * 0.0)   # NaN * 0 and inf * 0 are NaN
 
 
 def hard_labels(input, target, *, num_classes=None, ignore_index=None, from_logits=True,
                 threshold=0.5) -> Hard:
-    """Validate ``(input, target)`` and turn both into hard labels (see the module docstring)."""
+    """Validate ``(input, target)`` and turn both into hard labels (see the module docstring).
+
+    Scores must be finite (with value checks on; see :meth:`Hard.nan_guard` for them off); the
+    data checks share one host sync.
+    """
     check_array(input, "input", min_ndim=2)
     check_scalar(threshold, "threshold", low=0, high=1)
     ignore_index = check_ignore_index(ignore_index)
     if num_classes is not None:
         check_scalar(num_classes, "num_classes", low=2, integer=True)
     xp = P.namespace(input)
+    checks = DataChecks()
     if xp.isdtype(input.dtype, "real floating"):
-        return _from_scores(input, target, num_classes, ignore_index, from_logits, threshold)
-    return _from_labels(input, target, num_classes, ignore_index)
+        hard = _from_scores(input, target, num_classes, ignore_index, from_logits, threshold, checks)
+    else:
+        hard = _from_labels(input, target, num_classes, ignore_index, checks)
+    checks.resolve()
+    return hard
 
 
 def _logit(t):
@@ -201,8 +248,8 @@ def _logit(t):
     return math.log(t) - math.log1p(-t)
 
 
-def _from_scores(input, target, num_classes, ignore_index, from_logits, threshold):
-    pair = make_pair(input, target, from_logits=from_logits, ignore_index=ignore_index, soft_target=False)
+def _from_scores(input, target, num_classes, ignore_index, from_logits, threshold, checks):
+    pair = _make_pair(input, target, from_logits, None, ignore_index, False, "input", "target", checks)
     xp, c = pair.xp, pair.num_classes
     k = 2 if c == 1 else c
     if num_classes is not None and num_classes != k:
@@ -215,19 +262,18 @@ def _from_scores(input, target, num_classes, ignore_index, from_logits, threshol
         true = xp.astype(pair.dense[:, 0, :] > 0.5, xp.int64)
     else:
         pred = argmax_class(pair.input)
-        true = pair.labels if pair.labels is not None else _onehot_labels(xp, pair.dense, "target")
+        true = pair.labels if pair.labels is not None else _onehot_labels(pair.dense, "target", checks)
     return Hard(xp=xp, pred=xp.astype(pred, xp.int64), true=true, valid=pair.valid, num_classes=k,
-                dtype=pair.input.dtype, spatial=pair.spatial)
+                dtype=pair.input.dtype, spatial=pair.spatial, scores=pair.input)
 
 
-def _onehot_labels(xp, dense, name):
+def _onehot_labels(dense, name, checks):
     """(N, C, S) one-hot in {0, 1} -> (N, S) labels; each pixel must have exactly one 1."""
-    if value_checks_enabled() and bool(xp.any(xp.sum(dense, axis=1) != 1)):
-        raise ValueError(f"{name} of per-class shape must be one-hot: exactly one 1 per pixel")
+    check_one_hot(dense, name, checks)
     return argmax_class(dense)
 
 
-def _from_labels(input, target, num_classes, ignore_index):
+def _from_labels(input, target, num_classes, ignore_index, checks):
     check_array(input, "input", min_ndim=2, floating=False)
     if num_classes is None:
         raise ValueError("num_classes is required when input holds hard labels (it fixes the output "
@@ -237,27 +283,19 @@ def _from_labels(input, target, num_classes, ignore_index):
     xp = P.namespace(input)
     n, spatial = input.shape[0], tuple(input.shape[1:])
     pred = xp.astype(xp.reshape(input, (n, -1)), xp.int64)
-    check_labels(pred, "input", num_classes)
+    check_labels(pred, "input", num_classes, checks=checks)
     if tuple(target.shape) == tuple(input.shape):
-        if not (xp.isdtype(target.dtype, "integral") or target.dtype == xp.bool):
-            raise TypeError(f"target of shape {tuple(target.shape)} holds class labels and must have an "
-                            f"integer dtype, got {target.dtype}")
-        true = xp.astype(xp.reshape(target, (n, -1)), xp.int64)
-        check_labels(true, "target", num_classes, ignore_index)
+        true = _flat_labels(target, n, "target")
+        check_labels(true, "target", num_classes, ignore_index, checks)
     elif tuple(target.shape) == (n, num_classes) + spatial:
-        if ignore_index is not None:
-            raise ValueError("ignore_index applies to integer label targets; target is one-hot")
+        _no_ignore_index(ignore_index, "target", input.shape, target.shape)
         dense = xp.reshape(target, (n, num_classes, -1))
-        if value_checks_enabled() and bool(xp.any((dense != 0) & (dense != 1))):
-            raise ValueError("target of per-class shape must hold 0/1 values (one-hot)")
-        true = _onehot_labels(xp, dense, "target")
+        check_hard(dense, "target", "(one-hot)", checks)
+        true = _onehot_labels(dense, "target", checks)
     else:
         raise ValueError(f"target must have shape {tuple(input.shape)} (labels) or "
                          f"{(n, num_classes) + spatial} (one-hot) to match input of shape "
                          f"{tuple(input.shape)}; got {tuple(target.shape)}")
-    valid = None
-    if ignore_index is not None:
-        valid = true != ignore_index
-        true = xp.where(valid, true, xp.zeros_like(true))
+    true, valid = _split_ignored(true, ignore_index)
     return Hard(xp=xp, pred=pred, true=true, valid=valid, num_classes=num_classes,
                 dtype=P.float_dtype(input), spatial=spatial)

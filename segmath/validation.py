@@ -89,27 +89,118 @@ def check_scalar(value, name: str, *, low=None, high=None, low_open=False, high_
     return value
 
 
-def check_in_unit_interval(x, name: str):
-    """Data check: every value of ``x`` in [0, 1] (NaN rejected too)."""
+class DataChecks:
+    """Data-dependent checks read back together: one host sync for all of them.
+
+    Each check adds a 0-d bool array that is True when the data is bad, and a function building
+    the error.  :meth:`resolve` ORs the flags on the device and reads the result once (one sync
+    on CUDA, whatever the number of checks); only when something is wrong does it look at the
+    flags one by one to raise the first error.  With value checks off nothing is computed.
+    """
+
+    def __init__(self):
+        self.enabled = value_checks_enabled()
+        self._pending = []
+
+    def require(self, bad, error):
+        if self.enabled:
+            self._pending.append((bad, error))
+
+    def resolve(self):
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        any_bad = pending[0][0]
+        for bad, _ in pending[1:]:
+            any_bad = any_bad | bad
+        if bool(any_bad):  # the one sync
+            for bad, error in pending:
+                if bool(bad):
+                    raise error()
+
+
+def _resolved(checks, add):
+    """Run ``add(checks)`` on the given checks, or on fresh ones resolved at once."""
+    own = checks is None
+    checks = DataChecks() if own else checks
+    add(checks)
+    if own:
+        checks.resolve()
+
+
+def check_scores(x, name: str, *, probabilities: bool = False, checks: DataChecks | None = None):
+    """Data check: every value of ``x`` finite (and in [0, 1] for probabilities).
+
+    One min/max pass serves both tests: NaN and inf make the min or the max non-finite.
+    """
     if not value_checks_enabled():
         return
-    lo, hi = P.minmax(x)  # NaN propagates through min/max and fails the test below
-    if not bool((lo >= 0) & (hi <= 1)):
-        raise ValueError(f"{name} must hold probabilities in [0, 1] (pass from_logits=True for logits); "
-                         f"found values outside, e.g. min={float(lo):.4g}, max={float(hi):.4g}")
+
+    def add(ch):
+        xp = P.namespace(x)
+        lo, hi = P.minmax(x)  # NaN propagates through min/max
+        ch.require(~(xp.isfinite(lo) & xp.isfinite(hi)), lambda: ValueError(
+            f"{name} must be finite; found NaN or inf (min={float(lo)}, max={float(hi)}).  With "
+            "segmath.value_checks(False) the check is skipped and NaN propagates to the result"))
+        if probabilities:
+            ch.require(~((lo >= 0) & (hi <= 1)), lambda: ValueError(
+                f"{name} must hold probabilities in [0, 1] (pass from_logits=True for logits); "
+                f"found values outside, e.g. min={float(lo):.4g}, max={float(hi):.4g}"))
+    _resolved(checks, add)
 
 
-def check_labels(labels, name: str, num_classes: int, ignore_index=None):
+def check_in_unit_interval(x, name: str, checks: DataChecks | None = None):
+    """Data check: every value of ``x`` in [0, 1] (NaN and inf rejected too)."""
+    check_scores(x, name, probabilities=True, checks=checks)
+
+
+def check_labels(labels, name: str, num_classes: int, ignore_index=None, checks: DataChecks | None = None):
     """Data check: integer labels in [0, num_classes), apart from ``ignore_index``."""
     if not value_checks_enabled():
         return
-    xp = P.namespace(labels)
-    counted = labels if ignore_index is None else xp.where(labels == ignore_index, xp.zeros_like(labels), labels)
-    lo, hi = P.minmax(counted)  # one pass and one sync: cheaper than an elementwise mask
-    if bool((lo < 0) | (hi >= num_classes)):
+
+    def add(ch):
+        xp = P.namespace(labels)
+        counted = labels if ignore_index is None else xp.where(labels == ignore_index,
+                                                               xp.zeros_like(labels), labels)
+        lo, hi = P.minmax(counted)  # one pass: cheaper than an elementwise mask
         extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
-        raise ValueError(f"{name} must hold class labels in [0, {num_classes - 1}]{extra}; "
-                         f"found values in [{int(lo)}, {int(hi)}]")
+        ch.require((lo < 0) | (hi >= num_classes), lambda: ValueError(
+            f"{name} must hold class labels in [0, {num_classes - 1}]{extra}; "
+            f"found values in [{int(lo)}, {int(hi)}]"))
+    _resolved(checks, add)
+
+
+def check_hard(values, name: str, what: str, checks: DataChecks | None = None):
+    """Data check: a per-class array holds only 0 and 1 (``what`` says why it must)."""
+    if not value_checks_enabled():
+        return
+
+    def add(ch):
+        xp = P.namespace(values)
+        ch.require(xp.any((values != 0) & (values != 1)), lambda: ValueError(
+            f"{name} must hold hard 0/1 values {what}"))
+    _resolved(checks, add)
+
+
+def check_one_hot(dense, name: str, checks: DataChecks | None = None):
+    """Data check: ``(N, C, S)`` 0/1 values with exactly one 1 per pixel."""
+    if not value_checks_enabled():
+        return
+
+    def add(ch):
+        xp = P.namespace(dense)
+        ch.require(xp.any(xp.sum(dense, axis=1) != 1), lambda: ValueError(
+            f"{name} of per-class shape must be one-hot: exactly one 1 per pixel"))
+    _resolved(checks, add)
+
+
+def check_label_dtype(target, name: str):
+    """A label target must have an integer or bool dtype (free: no data read)."""
+    xp = P.namespace(target)
+    if not (xp.isdtype(target.dtype, "integral") or target.dtype == xp.bool):
+        raise TypeError(f"{name} of shape {tuple(target.shape)} holds class labels and must have an "
+                        f"integer dtype, got {target.dtype}")
 
 
 def check_weight(weight, num_classes: int, like, name: str = "weight"):
