@@ -64,6 +64,7 @@ def test_result_kind_follows_input(entry):
 
 
 @pytest.mark.parametrize("entry", DIFFERENTIABLE, ids=ids(DIFFERENTIABLE))
+@pytest.mark.slow
 def test_gradcheck(entry):
     args, kwargs = entry.example(0)
     rest = to_torch(args[1:])

@@ -89,6 +89,7 @@ def brute_directed(pred, true, spacing):
 
 
 @pytest.mark.parametrize("ndim", [2, 3])
+@pytest.mark.slow
 def test_hd95_assd_nsd_vs_monai(ndim):
     pred, true = cases(ndim, 2)
     spacing = (0.8, 1.3) if ndim == 2 else (1.0, 2.0, 0.9)

@@ -30,6 +30,7 @@ def assert_close_inf(out, ref, rtol):
 
 @pytest.mark.parametrize("ndim", [2, 3])
 @pytest.mark.parametrize("method", ["window", "sweep", "envelope", "bisect"])
+@pytest.mark.slow
 def test_torch_edt_equals_scipy(ndim, method):
     rng = np.random.default_rng(ndim * 10 + len(method))
     for _ in range(25):

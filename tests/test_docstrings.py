@@ -12,6 +12,7 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(segmath.__path__, "segmat
 
 
 @pytest.mark.parametrize("name", MODULES)
+@pytest.mark.slow
 def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)

@@ -91,6 +91,7 @@ def test_squared_dice_compact_gradient_is_vnet_formula():
 # ---- every form: gradients against finite differences ------------------------------------------
 
 @pytest.mark.parametrize("name", S.NAMES)
+@pytest.mark.slow
 def test_gradient_matches_finite_differences(name):
     rng = np.random.default_rng(2)
     for soft in (True, False):
@@ -110,6 +111,7 @@ def test_aggregate_gradient_in_probabilities(name):
 
 
 @pytest.mark.parametrize("name", AGGREGATES)
+@pytest.mark.slow
 def test_compact_gradient_equals_direct_differentiation(name):
     """Chain rule through the statistics vs sp.diff of the explicit n = 3 expression."""
     expr, syms = S.loss_expr(name, "logits", n=3)
@@ -188,6 +190,7 @@ def _catalogue_value_and_grad(form, z, y, values_kwargs):
 
 
 @pytest.mark.parametrize("name", sorted(S.FORMS))
+@pytest.mark.slow
 def test_form_matches_catalogue_autograd(name):
     form = S.FORMS[name]
     segmath.get(form.catalogue)  # every symbolic form has its catalogue function (KeyError otherwise)

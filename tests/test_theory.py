@@ -44,7 +44,7 @@ def test_catalogue_theorem_names_exist():
                 assert hasattr(theory, name), f"{entry.id} refers to missing theory.{name}"
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("name", NAMES)
 def test_verification_passes(name, seed):
     result = getattr(theory, name)(seed=seed)
@@ -63,6 +63,7 @@ def test_verification_passes(name, seed):
     (decision, "f1_optimal_threshold", lambda eta: 0.5, "verify_f1_threshold"),
     (decision, "jaccard_optimal_threshold", lambda eta: 0.2, "verify_f1_threshold"),
 ])
+@pytest.mark.slow
 def test_wrong_closed_form_is_caught(monkeypatch, module, attr, wrong, verify):
     monkeypatch.setattr(module, attr, wrong)
     assert not getattr(theory, verify)().passed

@@ -27,6 +27,7 @@ def test_unet_shapes():
         net(torch.zeros(1, 3, 18, 16))
 
 
+@pytest.mark.slow
 def test_two_epochs_decrease_the_loss_and_reproduce_bit_for_bit(tiny):
     a = train.train("cross_entropy", tiny, epochs=2, batch_size=4, progress=False)
     b = train.train("cross_entropy", tiny, epochs=2, batch_size=4, progress=False)
@@ -112,6 +113,7 @@ def test_resolve_loss_refuses_clearly(bad, err, match):
         resolve_loss(bad, argument="surrogate")
 
 
+@pytest.mark.slow
 def test_sigmoid_output(tiny):
     h = train.train("lovasz_hinge", tiny, epochs=1, classes=1, progress=False)
     assert h.model.head.out_channels == 1 and np.isfinite(h.final["dice"])
