@@ -24,6 +24,10 @@ REQUIRED = {
     "verify_jml_soft_label_optimum": "S21", "verify_ece_binning_bias": "",
     "verify_boundary_loss_identity": "S22", "verify_dt_hausdorff_convex_nested": "S24",
     "verify_dt_hausdorff_counterexample": "S24",
+    "verify_ece_bias_bound": "", "verify_multiclass_dice_affine": "", "verify_label_shift_balanced_weights": "",
+    "verify_balanced_gaussian_dice": "", "verify_soft_dice_hard_labels_topk": "", "verify_soft_dice_volume_bias": "",
+    "verify_focal_inverse": "S12", "verify_temperature_scaling": "", "verify_focal_tversky_transform": "",
+    "verify_loose_statements": "",
 }
 NAMES = [t.name for t in theory.VERIFICATIONS]
 

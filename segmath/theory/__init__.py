@@ -33,6 +33,11 @@ from .distance import (verify_boundary_loss_identity, verify_dt_hausdorff_convex
                        verify_dt_hausdorff_counterexample)
 from .result import Verification, VerificationError  # noqa: F401
 from .soft_labels import verify_dml_semimetric, verify_jml_metric, verify_jml_soft_label_optimum  # noqa: F401
+from .imbalance import (verify_balanced_gaussian_dice, verify_ece_bias_bound,  # noqa: F401
+                        verify_label_shift_balanced_weights, verify_multiclass_dice_affine,
+                        verify_soft_dice_hard_labels_topk, verify_soft_dice_volume_bias)
+from .focal import (focal_posterior, verify_focal_inverse, verify_focal_tversky_transform,  # noqa: F401
+                    verify_loose_statements, verify_temperature_scaling)
 
 
 class Theorem(NamedTuple):
@@ -79,6 +84,16 @@ VERIFICATIONS = (
        "The distance-transform HD estimate is exact for nested convex shapes"),
     _t("S24", "09_boundaries", verify_dt_hausdorff_counterexample,
        "The distance-transform HD estimate is not a bound in general"),
+    _t("", "02_balanced", verify_ece_bias_bound, "The binned-ECE bias bound and the one-pixel-per-bin case"),
+    _t("", "03_imbalanced", verify_multiclass_dice_affine, "Mean Dice over classes: an affine, not reweighted, rule"),
+    _t("", "03_imbalanced", verify_label_shift_balanced_weights, "Inverse-frequency weights need label shift"),
+    _t("", "03_imbalanced", verify_balanced_gaussian_dice, "Error counting vs best Dice in the Gaussian model"),
+    _t("", "04_overlap", verify_soft_dice_hard_labels_topk, "Soft Dice on hard labels: the top-k optimum"),
+    _t("", "04_overlap", verify_soft_dice_volume_bias, "The volume bias of soft Dice"),
+    _t("S12", "05_focal", verify_focal_inverse, "The focal minimiser is invertible"),
+    _t("", "05_focal", verify_temperature_scaling, "Temperature scaling"),
+    _t("", "05_focal", verify_focal_tversky_transform, "Focal Tversky is a transform of Tversky"),
+    _t("", "05_focal", verify_loose_statements, "Loose statements made precise"),
 )
 
 
