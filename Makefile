@@ -5,7 +5,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.segmath-env
 
-.PHONY: env book test unit notebooks browser-check bench clean
+.PHONY: env book test lint unit unit-fast notebooks browser-check bench clean
 
 $(STAMP): requirements.txt requirements-oracles.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -20,14 +20,24 @@ env: $(STAMP)
 book: env
 	$(PY) tools/book.py build
 
-# Every test: unit tests, the notebooks through nbval, the book build and the browser check.
-test: unit notebooks browser-check
+# Every test: the linter, unit tests, the notebooks through nbval, the book build and the browser check.
+test: lint unit notebooks browser-check
+
+# ruff with the rules in pyproject.toml (defects, not style).
+lint: env
+	$(VENV)/bin/ruff check .
 
 unit: env
 	$(PY) -m pytest -q -n 2 tests
 
+# The edit-test loop: every test not marked slow (well under a minute on 2 cores).
+unit-fast: env
+	$(PY) -m pytest -q -n 2 -m "not slow" tests
+
+# All notebooks, or one: make notebooks NB=notebooks/lab_boundary.ipynb
+NB ?= notebooks
 notebooks: env
-	$(PY) -m pytest -q -p no:randomly --nbval notebooks --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+	$(PY) -m pytest -q -p no:randomly --nbval $(NB) --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 browser-check: book
 	$(PY) tools/book.py check
