@@ -48,6 +48,7 @@ from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
 from ..inputs import hard_labels
+from ..metrics.confusion import score_guard, with_guard
 from ..numerics import safe_divide
 from ..primitives import edt as E, morphology as M
 from ..validation import check_choice, check_reduction, check_scalar, check_spacing
@@ -64,6 +65,7 @@ class Masks:
         self.xp, self.pred, self.true, self.dtype = xp, pred, true, dtype
         self.spatial, self.spacing, self.ndim = spatial, spacing, len(spatial)
         self.image = spatial          # the full image (spatial may shrink to a crop)
+        self.guard = None             # 0-d NaN when a score was NaN/inf (value checks off)
 
     @property
     def diagonal(self):
@@ -108,7 +110,9 @@ def class_masks(input, target, *, num_classes=None, from_logits=True, threshold=
     shape = (hard.pred.shape[0], k - first) + tuple(hard.spatial)
     pred = xp.reshape(hard.pred[:, None, :] == classes, shape)
     true = xp.reshape(hard.true[:, None, :] == classes, shape)
-    return Masks(xp, pred, true, hard.dtype, tuple(hard.spatial), spacing).crop()
+    m = Masks(xp, pred, true, hard.dtype, tuple(hard.spatial), spacing)
+    m.guard = score_guard(hard)
+    return m.crop()
 
 
 def surfaces(m: Masks, connectivity=1):
@@ -164,7 +168,7 @@ def finish(m: Masks, value, n_pred, n_true, reduction, *, empty=None, both_empty
         value = xp.where(none_p != none_t, xp.full_like(value, fill), value)
     both = math.nan if both_empty == "nan" else float(both_empty)
     value = xp.where(none_p & none_t, xp.full_like(value, both), value)
-    return reduce_table(xp, value, reduction)
+    return with_guard(xp, reduce_table(xp, value, reduction), m.guard)
 
 
 def reduce_table(xp, value, reduction):
@@ -325,7 +329,7 @@ def with_common_args(fn):
 
 
 @register("hausdorff", kind="metric", name="Hausdorff distance", example=_example_surface,
-          references=("huttenlocher1993comparing",), chapter="09_boundaries",
+          references=("huttenlocher1993comparing",), planned_chapter="09_boundaries",
           formula=r"HD = \max\big(\max_{x\in\partial P} d(x,\partial G),\ \max_{y\in\partial G} d(y,\partial P)\big)",
           theorems=("verify_dt_hausdorff_convex_nested", "verify_dt_hausdorff_counterexample"))
 @with_common_args
@@ -361,7 +365,7 @@ HD95_DEFINITIONS = ("max_directed", "pooled", "surface_weighted")
 
 
 @register("hd95", kind="metric", name="95th-percentile Hausdorff distance", example=_example_surface,
-          references=("huttenlocher1993comparing", "nikolov2021clinically"), chapter="09_boundaries",
+          references=("huttenlocher1993comparing", "nikolov2021clinically"), planned_chapter="09_boundaries",
           formula=r"HD_{95} = \max\big(q_{95}(D_{P\to G}),\ q_{95}(D_{G\to P})\big)")
 @with_common_args
 def hd95(input, target, *, spacing=None, percentile=95.0, definition="max_directed", num_classes=None,
@@ -419,7 +423,7 @@ ASSD_DEFINITIONS = ("pooled", "mean_directed")
 
 
 @register("assd", kind="metric", name="Average symmetric surface distance", example=_example_surface,
-          references=("heimann2009comparison",), chapter="09_boundaries",
+          references=("heimann2009comparison",), planned_chapter="09_boundaries",
           formula=r"ASSD = \frac{\sum_{x\in\partial P} d(x,\partial G) + \sum_{y\in\partial G} d(y,\partial P)}"
                   r"{|\partial P| + |\partial G|}")
 @with_common_args
@@ -464,7 +468,7 @@ def assd(input, target, *, spacing=None, definition="pooled", num_classes=None, 
 
 
 @register("nsd", kind="metric", name="Normalised surface Dice", example=_example_surface,
-          references=("nikolov2021clinically",), chapter="09_boundaries",
+          references=("nikolov2021clinically",), planned_chapter="09_boundaries",
           formula=r"NSD_\tau = \frac{|\{x\in\partial P: d(x,\partial G)\le\tau\}| + "
                   r"|\{y\in\partial G: d(y,\partial P)\le\tau\}|}{|\partial P| + |\partial G|}")
 @with_common_args

@@ -19,7 +19,9 @@ import numpy as np
 from .. import primitives as P
 from ..catalogue import register
 from ..primitives import edt as E, morphology as M
-from ..validation import check_array, check_choice, check_scalar, check_spacing
+from ..metrics.confusion import with_guard
+from ..validation import (check_array, check_choice, check_scalar, check_scores, check_spacing,
+                          value_checks_enabled)
 
 
 def resolve_ndim(mask, spacing, ndim, name="mask"):
@@ -35,8 +37,23 @@ def resolve_ndim(mask, spacing, ndim, name="mask"):
 
 def _mask_args(mask, spacing, ndim):
     check_array(mask, "mask", min_ndim=1)
+    check_finite_mask(mask)
     ndim = resolve_ndim(mask, spacing, ndim)
     return ndim, check_spacing(spacing, ndim)
+
+
+def check_finite_mask(mask):
+    """A floating mask must be finite (value checks on): is a NaN element inside or outside?"""
+    if P.namespace(mask).isdtype(mask.dtype, "real floating"):
+        check_scores(mask, "mask")
+
+
+def _guarded(mask, distances):
+    """With value checks off, a NaN/inf mask element makes the distances NaN, not a number."""
+    xp = P.namespace(mask)
+    if value_checks_enabled() or not xp.isdtype(mask.dtype, "real floating"):
+        return distances
+    return with_guard(xp, distances, xp.sum(mask * 0.0))
 
 
 def _example_mask(seed, shape=(2, 9, 11)):
@@ -46,7 +63,7 @@ def _example_mask(seed, shape=(2, 9, 11)):
 
 
 @register("edt", kind="transform", name="Euclidean distance transform", example=_example_mask,
-          references=("felzenszwalb2012distance", "meijster2000general"), chapter="09_boundaries",
+          references=("felzenszwalb2012distance", "meijster2000general"), planned_chapter="09_boundaries",
           formula=r"\mathrm{edt}(x) = \min_{z:\ m(z) = 0} \big\| \mathrm{diag}(s)\,(x - z) \big\|_2")
 def edt(mask, spacing=None, *, ndim=None):
     r"""Exact Euclidean distance from every non-zero element to the nearest zero.
@@ -75,14 +92,14 @@ def edt(mask, spacing=None, *, ndim=None):
         array([[0., 1., 2., 3.]])
     """
     ndim, spacing = _mask_args(mask, spacing, ndim)
-    return E.edt(mask, spacing, ndim)
+    return _guarded(mask, E.edt(mask, spacing, ndim))
 
 
 SIGNED_CONVENTIONS = ("exact", "kervadec")
 
 
 @register("signed_distance", kind="transform", name="Signed distance map", example=_example_mask,
-          references=("kervadec2019boundary",), chapter="09_boundaries",
+          references=("kervadec2019boundary",), planned_chapter="09_boundaries",
           formula=r"\phi(x) = d(x, G)\,[x \notin G] - d(x, \Omega\setminus G)\,[x \in G]",
           theorems=("verify_boundary_loss_identity",))
 def signed_distance(mask, spacing=None, *, ndim=None, convention="exact"):
@@ -116,7 +133,7 @@ def signed_distance(mask, spacing=None, *, ndim=None, convention="exact"):
     d_in = E.edt(inside, spacing, ndim, dtype=dtype)     # inside: distance to the nearest outside element
     d_out = E.edt(~inside, spacing, ndim, dtype=dtype)   # outside: distance to the nearest inside element
     offset = 1.0 if convention == "kervadec" else 0.0
-    return xp.where(inside, offset - d_in, d_out)
+    return _guarded(mask, xp.where(inside, offset - d_in, d_out))
 
 
 def _example_boundary(seed):
@@ -125,7 +142,7 @@ def _example_boundary(seed):
 
 
 @register("boundary", kind="transform", name="Inner boundary (contour)", example=_example_boundary,
-          references=("huttenlocher1993comparing",), chapter="09_boundaries",
+          references=("huttenlocher1993comparing",), planned_chapter="09_boundaries",
           formula=r"\partial G = G \setminus (G \ominus B)")
 def boundary(mask, connectivity=1, *, ndim=None):
     r"""The inner contour of a mask: its elements with a neighbour outside it.
@@ -143,7 +160,8 @@ def boundary(mask, connectivity=1, *, ndim=None):
         ndim: number of trailing spatial axes (default 2).
 
     Returns:
-        A bool array of the mask's shape.
+        A bool array of the mask's shape.  A floating mask must be finite; with value checks
+        off a NaN element counts as inside (``!= 0``): a bool result cannot carry a NaN.
 
     Example:
         >>> import numpy as np, segmath
@@ -153,6 +171,7 @@ def boundary(mask, connectivity=1, *, ndim=None):
                [1, 1, 1]])
     """
     check_array(mask, "mask", min_ndim=1)
+    check_finite_mask(mask)
     ndim = resolve_ndim(mask, None, ndim)
     check_scalar(connectivity, "connectivity", low=1, high=ndim, integer=True)
     inside = mask != 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,7 +35,7 @@ from .. import primitives as P
 from ..catalogue import register
 from ..numerics import safe_divide
 from ..inputs import Hard, hard_labels  # noqa: F401  (hard_labels lives in segmath.inputs)
-from ..validation import check_choice
+from ..validation import check_choice, value_checks_enabled
 
 __all__ = ["confusion_matrix"]
 
@@ -59,7 +60,7 @@ def counts_metric(form):
         check_keywords(form.__name__, kwargs, options)
         c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
                    threshold=threshold)
-        return form(c, **kwargs)
+        return with_guard(c.xp, form(c, **kwargs), c.guard)
 
     head = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in ("input", "target")]
     head += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d) for n, d in INPUT_OPTIONS.items()]
@@ -82,6 +83,19 @@ def check_keywords(name, given, options, fixed=()):
         where = f"; {', '.join(fixed)} are fixed when the state is created" if fixed else ""
         raise TypeError(f"{name}() got an unexpected keyword argument {unknown[0]!r}; its options are "
                         f"{', '.join(options)}{where}")
+
+
+def score_guard(hard: Hard):
+    """NaN when a score was NaN or inf and value checks are off, else None (see :meth:`Hard.nan_guard`)."""
+    return None if value_checks_enabled() else hard.nan_guard()
+
+
+def with_guard(xp, value, guard):
+    """``value``, or NaN everywhere when ``guard`` is NaN: an arg-max must not turn a NaN score into a
+    class.  An integer result (a confusion matrix of counts) cannot hold NaN and is returned as is."""
+    if guard is None or not xp.isdtype(value.dtype, "real floating"):
+        return value
+    return xp.where(xp.isnan(guard), xp.full_like(value, math.nan), value)
 
 
 def counts_metrics() -> dict:
@@ -112,6 +126,7 @@ class Counts:
     dtype: Any
     matrix: Any = None    # (K, C, C) when the full matrices are known
     spatial: tuple = ()   # spatial shape of the images, when known
+    guard: Any = None     # 0-d NaN when the scores held NaN/inf (value checks off), else None
 
     @property
     def num_classes(self) -> int:
@@ -158,7 +173,8 @@ def counts(input, target, *, num_classes=None, ignore_index=None, from_logits=Tr
     """Validated inputs -> per-image :class:`Counts` (with the full matrices)."""
     hard = hard_labels(input, target, num_classes=num_classes, ignore_index=ignore_index,
                        from_logits=from_logits, threshold=threshold)
-    return replace(counts_from_matrix(hard.xp, confusion(hard), hard.dtype), spatial=hard.spatial)
+    return replace(counts_from_matrix(hard.xp, confusion(hard), hard.dtype), spatial=hard.spatial,
+                   guard=score_guard(hard))
 
 
 # -- the public confusion matrix ---------------------------------------------
@@ -189,6 +205,9 @@ def confusion_matrix(c, *, aggregate="dataset", normalize=None):
             (``(N, C, C)``, one per image).
         normalize: ``None`` (counts, int64), ``"true"`` (rows sum to 1: recall on the diagonal),
             ``"pred"`` (columns sum to 1: precision) or ``"all"`` (entries sum to 1).
+
+    With value checks off, NaN scores make a normalised matrix NaN; the integer counts of
+    ``normalize=None`` cannot hold a NaN and count such a pixel under its arg-max.
 
     Example:
         >>> import numpy as np, segmath

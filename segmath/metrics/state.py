@@ -33,7 +33,7 @@ from ..inputs import hard_labels
 from ..validation import check_choice, check_ignore_index, check_scalar
 from .average import AGGREGATES
 from .confusion import (INPUT_OPTIONS, check_keywords, confusion, counts_from_matrix, counts_from_tp_fp_fn,
-                        counts_metrics, form_options)
+                        counts_metrics, form_options, score_guard, with_guard)
 
 __all__ = ["ConfusionState"]
 
@@ -69,6 +69,7 @@ class ConfusionState:
         self._images = []        # list of (n, 3, C) int64: tp, fp, fn per image
         self._dtype = None
         self._ndim = None        # spatial rank of the images seen (a spacing is checked against it)
+        self._guard = None       # 0-d NaN once a NaN/inf score was counted with value checks off
         return self
 
     # -- accumulation ---------------------------------------------------------
@@ -78,12 +79,17 @@ class ConfusionState:
         hard = hard_labels(input, target, num_classes=self.num_classes, **self.options)
         xp = hard.xp
         self._check_rank(len(hard.spatial))
+        self._add_guard(score_guard(hard))
         matrix = confusion(hard)                                   # (N, C, C)
         self._add(xp.sum(matrix, axis=0), hard.dtype)
         if self.per_image:
             c = counts_from_matrix(xp, matrix, hard.dtype)
             self._images.append(xp.stack([c.tp, c.fp, c.fn], axis=1))
         return self
+
+    def _add_guard(self, guard):
+        if guard is not None:
+            self._guard = guard if self._guard is None else self._guard + guard
 
     def _check_rank(self, ndim):
         if self._ndim is not None and ndim != self._ndim:
@@ -111,6 +117,7 @@ class ConfusionState:
         if other.matrix is not None:
             if other._ndim is not None:
                 self._check_rank(other._ndim)
+            self._add_guard(other._guard)
             self._add(other.matrix, other._dtype)
             self._images.extend(other._images)
         return self
@@ -190,7 +197,8 @@ class ConfusionState:
         params = form_options(form)
         check_keywords(metric, options, params, fixed=tuple(INPUT_OPTIONS))
         aggregate = options.get("aggregate", params["aggregate"].default)
-        return form(self.counts(aggregate), **options)
+        c = self.counts(aggregate)
+        return with_guard(c.xp, form(c, **options), self._guard)
 
 
 def _all_gather_rows(torch, dist, local):
