@@ -7,9 +7,69 @@ A function joins it with the :func:`register` decorator next to its definition.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar
 
 KINDS = ("loss", "metric", "transform")
+
+
+# -- SymPy forms, as text: parsed by segmath.symbolic on demand (no SymPy import here) --------------
+
+@dataclass(frozen=True)
+class Form:
+    """The SymPy form of a catalogue function, written in SymPy syntax.
+
+    ``text`` names the function's own keyword parameters (``smooth``, ``alpha``, ``exponent``...);
+    their defaults are read from its signature, never restated.  ``when``: the keyword arguments
+    under which the function equals the form (e.g. ``reduction="sum"`` for a per-pixel form,
+    ``variant="jml2"``).  ``label`` tells an entry's further forms apart (``"binary"``);
+    ``per_class``: parameters holding one value per class (``weight``); ``soft_target``: whether
+    the equality also holds for soft targets.  The three kinds are :class:`Pixel`,
+    :class:`Softmax` and :class:`Aggregate`; :class:`NoForm` records why an entry has none.
+    """
+    family: ClassVar[str] = ""
+    text: str
+    label: str = ""
+    when: dict = field(default_factory=dict)
+    per_class: tuple = ()
+    soft_target: bool = True
+
+
+@dataclass(frozen=True)
+class Pixel(Form):
+    r"""Per-pixel binary loss in ``p`` (probability; :math:`\sigma(z)` from logits) and target ``y``.
+
+    Per-class parameters are indexed by the label: ``weight[0]`` negatives, ``weight[1]`` positives.
+    The catalogue value with ``reduction="sum"`` on a ``(1, 1, n)`` input is the sum over pixels.
+    """
+    family: ClassVar[str] = "pixel"
+    when: dict = field(default_factory=lambda: {"reduction": "sum"})
+
+
+@dataclass(frozen=True)
+class Softmax(Form):
+    """Per-pixel softmax loss: ``text`` is the term of one class in ``p``, ``y`` (and per-class
+    parameters, which stand for that class's value), summed over the classes."""
+    family: ClassVar[str] = "softmax"
+    when: dict = field(default_factory=lambda: {"reduction": "sum"})
+
+
+@dataclass(frozen=True)
+class Aggregate(Form):
+    """Region loss of one image and class in pixel sums: ``TP = sum p y``, ``FP = sum p (1-y)``,
+    ``FN``, ``TN``, ``I = TP``, ``S_p = sum p``, ``S_y = sum y``, ``Q_p = sum p^2``, ``Q_y``,
+    ``L_1 = sum |p - y|``, ``n``, ``E_1 = sum (y-p)^2 y``, ``E_0 = sum (y-p)^2 (1-y)``, and
+    ``sum_i(h)`` for any other per-pixel summand ``h(p, y)``."""
+    family: ClassVar[str] = "aggregate"
+
+
+@dataclass(frozen=True)
+class NoForm:
+    """The recorded reason why a catalogue function has no SymPy form."""
+    reason: str
+
+    def __post_init__(self):
+        if not str(self.reason).strip():
+            raise ValueError("NoForm needs a reason")
 
 
 @dataclass(frozen=True)
@@ -28,33 +88,73 @@ class Entry:
     example: Callable
     references: tuple = ()
     chapter: str | None = None
-    formula: str = ""
+    given_formula: str = ""             # LaTeX of an entry without a SymPy form (see ``formula``)
+    symbolic: object = None             # a Form, a tuple of Forms, or NoForm(reason)
+    planned_chapter: str | None = None  # the chapter meant to treat it, until that page exists
     theorems: tuple = ()                # names of segmath.theory.verify_* functions about it
     differentiable: bool = False        # losses: gradients w.r.t. args[0] (gradcheck-tested)
     backends: tuple = ("numpy", "torch")
     tags: tuple = field(default=())     # e.g. "binary", "soft-target", "3d"
+
+    @property
+    def formula(self) -> str:
+        """LaTeX of the definition: derived from the SymPy form (``sympy.latex``) where there is one."""
+        if self.forms:
+            from . import symbolic  # SymPy loads on first use
+            return symbolic.formula(self.id)
+        return self.given_formula
+
+    @property
+    def forms(self) -> tuple:
+        """The entry's SymPy forms (empty for none or :class:`NoForm`)."""
+        if self.symbolic is None or isinstance(self.symbolic, NoForm):
+            return ()
+        return self.symbolic if isinstance(self.symbolic, tuple) else (self.symbolic,)
 
 
 _REGISTRY: dict[str, Entry] = {}
 
 
 def register(id: str, *, kind: str, name: str, example: Callable, references=(), chapter=None,
-             formula: str = "", theorems=(), differentiable=None, backends=("numpy", "torch"), tags=()):
-    """Decorator adding ``fn`` to the catalogue under ``id``."""
+             formula: str = "", symbolic=None, planned_chapter=None, theorems=(), differentiable=None,
+             backends=("numpy", "torch"), tags=()):
+    """Decorator adding ``fn`` to the catalogue under ``id``.
+
+    ``symbolic``: the entry's :class:`Form` (or a tuple of them), or :class:`NoForm` with the reason;
+    an entry with a form takes no ``formula`` (it is derived from the form when first read).
+    ``chapter``: a page of the book's ``_toc.yml`` (``None`` until it exists; ``planned_chapter``
+    keeps the intended one meanwhile).
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    symbolic = _check_symbolic(id, symbolic)
+    if formula and symbolic and not isinstance(symbolic, NoForm):
+        raise ValueError(f"{id}: the formula of an entry with a SymPy form is derived from it; give one, not both")
 
     def deco(fn):
         if id in _REGISTRY and _REGISTRY[id].fn is not fn:
             raise ValueError(f"catalogue id {id!r} is registered twice")
         _REGISTRY[id] = Entry(
             id=id, kind=kind, name=name, fn=fn, example=example, references=tuple(references),
-            chapter=chapter, formula=formula, theorems=tuple(theorems),
+            chapter=chapter, given_formula=formula, symbolic=symbolic, planned_chapter=planned_chapter,
+            theorems=tuple(theorems),
             differentiable=(kind == "loss") if differentiable is None else differentiable,
             backends=tuple(backends), tags=tuple(tags))
         fn.catalogue_id = id
         return fn
     return deco
+
+
+def _check_symbolic(id, symbolic):
+    forms = symbolic if isinstance(symbolic, tuple) else (symbolic,)
+    if symbolic is None or isinstance(symbolic, NoForm):
+        return symbolic
+    if not all(isinstance(f, Form) and f.family for f in forms):
+        raise TypeError(f"{id}: symbolic must be a Pixel/Softmax/Aggregate form, a tuple of them, or NoForm")
+    labels = [f.label for f in forms]
+    if len(set(labels)) != len(labels) or "" not in labels:
+        raise ValueError(f"{id}: one form has no label (the main one) and the others distinct labels")
+    return symbolic
 
 
 def catalogue(kind: str | None = None) -> list[Entry]:

@@ -1,4 +1,7 @@
-"""segmath.symbolic: SymPy forms against finite differences, torch/MONAI, and the catalogue (autograd)."""
+"""segmath.symbolic: the SymPy forms of the catalogue entries against finite differences, torch/MONAI,
+and the catalogue functions themselves (torch autograd, float64)."""
+import inspect
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -7,10 +10,10 @@ import torch.nn.functional as F
 
 import segmath
 from segmath import symbolic as S
+from segmath.symbolic.parse import compact, entry_form
 
-AGGREGATES = [n for n in S.NAMES if S._def(n).family == "aggregate"]
-PIXEL = [n for n in S.NAMES if S._def(n).family == "pixel"]
-SOFTMAX = [n for n in S.NAMES if S._def(n).family == "softmax"]
+NAMES = S.names()
+AGGREGATES = [n for n in NAMES if compact(n).family == "aggregate"]
 
 
 def _fd(f, x, y, h=1e-6):
@@ -24,7 +27,7 @@ def _fd(f, x, y, h=1e-6):
 
 
 def _point(rng, name, n=7, soft=True):
-    fam = S._def(name).family
+    fam = compact(name).family
     shape = (3,) if fam == "softmax" else (n,)
     z = rng.normal(0, 1.5, shape)
     if fam == "softmax":
@@ -72,7 +75,7 @@ def test_focal_gradient_matches_hand_derived_closed_form():
 def test_dice_compact_gradient_is_textbook_formula():
     g = S.pixel_gradient("dice", smooth=0)
     expr, syms = S.loss_expr("dice", n=None, smooth=0)
-    i, s_p, s_y = syms.stats["I"], syms.stats["Sp"], syms.stats["Sy"]
+    i, s_p, s_y = syms.stats["I"], syms.stats["S_p"], syms.stats["S_y"]
     y = syms.targets[0]
     total = s_p + s_y
     assert sp.simplify(g + 2 * (y * total - i) / total ** 2) == 0
@@ -82,7 +85,7 @@ def test_squared_dice_compact_gradient_is_vnet_formula():
     g = S.pixel_gradient("squared_dice", smooth=0)
     _, syms = S.loss_expr("squared_dice", n=None, smooth=0)
     p, y = syms.inputs[0], syms.targets[0]
-    i, qp, qy = syms.stats["I"], syms.stats["Qp"], syms.stats["Qy"]
+    i, qp, qy = syms.stats["I"], syms.stats["Q_p"], syms.stats["Q_y"]
     # V-Net: dD/dp_j = 2[g_j (sum p^2 + sum g^2) - 2 p_j sum p g] / (sum p^2 + sum g^2)^2 (binary g: y^2 = y)
     vnet = 2 * (y * (qp + qy) - 2 * p * i) / (qp + qy) ** 2
     assert sp.simplify(g + vnet) == 0
@@ -90,14 +93,14 @@ def test_squared_dice_compact_gradient_is_vnet_formula():
 
 # ---- every form: gradients against finite differences ------------------------------------------
 
-@pytest.mark.parametrize("name", S.NAMES)
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.slow
 def test_gradient_matches_finite_differences(name):
     rng = np.random.default_rng(2)
     for soft in (True, False):
         z, y = _point(rng, name, soft=soft)
-        g = S.lambdify_gradient(name)(z, y)
-        fd = _fd(S.lambdify_loss(name), z, y)
+        g = S.lambdify_gradient(name, **_needed(name))(z, y)
+        fd = _fd(S.lambdify_loss(name, **_needed(name)), z, y)
         np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
 
 
@@ -115,8 +118,7 @@ def test_aggregate_gradient_in_probabilities(name):
 def test_compact_gradient_equals_direct_differentiation(name):
     """Chain rule through the statistics vs sp.diff of the explicit n = 3 expression."""
     expr, syms = S.loss_expr(name, "logits", n=3)
-    values = {k: v for k, v in S._def(name).defaults.items()}
-    expr = expr.subs({syms.params[k]: v for k, v in values.items()})
+    expr = expr.subs({syms.params[k]: v for k, v in S.defaults(name).items()})
     direct = sp.lambdify(syms.inputs + syms.targets, [sp.diff(expr, v) for v in syms.inputs],
                          modules=[{"sigmoid": lambda x: 1 / (1 + np.exp(-x))}, "numpy"])
     rng = np.random.default_rng(4)
@@ -132,7 +134,7 @@ def test_explicit_gradient_expressions():
         grads = S.gradient(name, n=3, smooth=0.1)
         _, syms = S.loss_expr(name, "logits", n=3)
         subs = {**dict(zip(syms.inputs, z)), **dict(zip(syms.targets, y))}
-        rest = {syms.params[k]: v for k, v in S._def(name).defaults.items() if k != "smooth"}
+        rest = {syms.params[k]: v for k, v in S.defaults(name).items() if k != "smooth"}
         vals = [float(g.subs(rest).rewrite(sp.exp).subs(subs)) for g in grads]
         np.testing.assert_allclose(vals, S.lambdify_gradient(name, smooth=0.1)(z, y), rtol=1e-9)
 
@@ -147,7 +149,7 @@ def test_values_against_torch_and_monai():
     np.testing.assert_allclose(S.lambdify_loss("binary_cross_entropy")(z, yb).sum(),
                                F.binary_cross_entropy_with_logits(zt, yt, reduction="sum").item(), rtol=1e-12)
     np.testing.assert_allclose(
-        S.lambdify_loss("weighted_binary_cross_entropy", w0=1.0, w1=3.0)(z, yb).sum(),
+        S.lambdify_loss("weighted_cross_entropy:binary", weight=(1.0, 3.0))(z, yb).sum(),
         F.binary_cross_entropy_with_logits(zt, yt, pos_weight=torch.tensor(3.0), reduction="sum").item(), rtol=1e-12)
     np.testing.assert_allclose(S.lambdify_loss("focal", alpha=0.25, gamma=2.0)(z, yb).mean(),
                                FocalLoss(gamma=2.0, alpha=0.25)(zt, yt).item(), rtol=1e-6)  # MONAI clamps
@@ -173,48 +175,77 @@ def test_tversky_alpha_weighs_false_positives():
     assert f(p, y) == pytest.approx(0.3 / 2.3)
 
 
-# ---- FORMS against the catalogue (torch autograd, float64) --------------------------------------
+# ---- every form against its catalogue function (torch autograd, float64) -------------------------
 
-def _catalogue_value_and_grad(form, z, y, values_kwargs):
-    fn = segmath.get(form.catalogue).fn
-    if form.layout == "softmax":
+_WEIGHTS = {"pixel": (0.7, 3.0), "aggregate": (0.7, 3.0), "softmax": (0.5, 1.0, 2.0)}
+
+
+def _needed(name):
+    """Test values for the form's parameters that have no numeric default in the signature."""
+    c = compact(name)
+    given = {"alpha": 0.3, "weight": _WEIGHTS[c.family]}
+    return {k: given[k] for k in c.params if k not in S.defaults(name)}
+
+
+def _moved(name):
+    """Every parameter away from its default (smooth large enough to matter), and the needed ones."""
+    moved = {k: (0.1 if k == "smooth" else 1.3 * v) for k, v in S.defaults(name).items()}
+    return {**moved, **_needed(name)}
+
+
+def _catalogue_value_and_grad(fn, family, z, y, kwargs):
+    if family == "softmax":
         x = torch.tensor(z.T[None], requires_grad=True)        # (1, C, n)
         t = torch.tensor(y.T[None])
     else:
         x = torch.tensor(z[None, None], requires_grad=True)    # (1, 1, n)
         t = torch.tensor(y[None, None])
-    value = fn(x, t, reduction=form.reduction, **values_kwargs)
+    value = fn(x, t, **kwargs)
     (g,) = torch.autograd.grad(value, x)
     g = g.numpy()[0]
-    return value.item(), (g.T if form.layout == "softmax" else g[0])
+    return value.item(), (g.T if family == "softmax" else g[0])
 
 
-@pytest.mark.parametrize("name", sorted(S.FORMS))
-@pytest.mark.slow
-def test_form_matches_catalogue_autograd(name):
-    form = S.FORMS[name]
-    segmath.get(form.catalogue)  # every symbolic form has its catalogue function (KeyError otherwise)
+def _sample(rng, family, soft):
+    if family == "softmax":
+        z = rng.normal(0, 1.5, (9, 3))
+        return z, (rng.dirichlet(np.ones(3), 9) if soft else np.eye(3)[rng.integers(0, 3, 9)])
+    z = rng.normal(0, 1.5, 9)
+    y = rng.uniform(0, 1, 9) if soft else (rng.random(9) < 0.4).astype(float)
+    if not soft:
+        y[:2] = (1.0, 0.0)          # both labels present
+    return z, y
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("params", ["defaults", "moved"])
+def test_form_matches_catalogue_autograd(name, params):
+    """The catalogue function under the form's ``when`` equals the form, value and gradient.
+
+    ``defaults``: neither side is given the parameters that have a default, so the form's defaults
+    (read from the signature) are the function's.  ``moved``: every parameter changed, on both sides.
+    """
+    entry, form = entry_form(name)
+    family = compact(name).family
+    values = _needed(name) if params == "defaults" else _moved(name)
+    kwargs = {**form.when, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items()}}
     rng = np.random.default_rng(7)
     for soft in ((True, False) if form.soft_target else (False,)):
         for _ in range(3):
-            if form.layout == "softmax":
-                z = rng.normal(0, 1.5, (9, 3))
-                y = rng.dirichlet(np.ones(3), 9) if soft else np.eye(3)[rng.integers(0, 3, 9)]
-            else:
-                z = rng.normal(0, 1.5, 9)
-                y = rng.uniform(0, 1, 9) if soft else (rng.random(9) < 0.4).astype(float)
-                y[:2] = (1.0, 0.0) if not soft else y[:2]
-            values = form.values(y) if callable(form.values) else form.values
-            value, grad = _catalogue_value_and_grad(form, z, y, form.kwargs)
+            z, y = _sample(rng, family, soft)
+            value, grad = _catalogue_value_and_grad(entry.fn, family, z, y, kwargs)
             ours = S.lambdify_loss(name, **values)(z, y)
-            ours_g = S.lambdify_gradient(name, **values)(z, y)
-            family = S._def(name).family
-            np.testing.assert_allclose(np.sum(ours) if family != "aggregate" else ours, value, rtol=1e-10, atol=1e-12)
-            np.testing.assert_allclose(ours_g, grad, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(np.sum(ours), value, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(S.lambdify_gradient(name, **values)(z, y), grad, rtol=1e-9, atol=1e-12)
 
 
-def test_every_form_names_a_symbolic_loss():
-    assert set(S.FORMS) <= set(S.NAMES)
+def test_form_parameters_are_the_functions_keywords():
+    for name in NAMES:
+        entry, form = entry_form(name)
+        keywords = inspect.signature(entry.fn).parameters
+        assert set(compact(name).params) <= set(keywords), name
+        for k, v in S.defaults(name).items():
+            assert keywords[k].default == v, (name, k)
 
 
 # ---- API contract ----------------------------------------------------------------------------------
@@ -235,8 +266,10 @@ def test_bad_arguments_raise_clear_errors():
 def test_parameters_substitute_and_default():
     expr, syms = S.loss_expr("focal", gamma=2, alpha=sp.Rational(1, 4))
     assert syms.params["gamma"] not in expr.free_symbols and syms.params["alpha"] not in expr.free_symbols
-    f = S.lambdify_loss("focal")                 # defaults alpha = 0.25, gamma = 2
+    f = S.lambdify_loss("focal", alpha=0.25)     # gamma = 2 from the signature
     assert f(np.array([0.0]), np.array([1.0]))[0] == pytest.approx(0.25 * 0.25 * np.log(2))
+    with pytest.raises(ValueError, match="alpha"):  # alpha=None in the signature: no numeric default
+        S.lambdify_loss("focal")
     assert "exponent" in S.describe("focal_tversky")
 
 
@@ -246,7 +279,7 @@ def test_metric_losses_reduce_to_jaccard_and_dice_on_hard_targets():
     z, y = rng.normal(size=(20, 9)), (rng.random((20, 9)) < 0.4).astype(float)
     jac = S.lambdify_loss("jaccard", smooth=0.1)(z, y)
     np.testing.assert_allclose(S.lambdify_loss("jaccard_metric", smooth=0.1)(z, y), jac, rtol=1e-12)
-    np.testing.assert_allclose(S.lambdify_loss("jaccard_metric_2", smooth=0.1)(z, y), jac, rtol=1e-12)
+    np.testing.assert_allclose(S.lambdify_loss("jaccard_metric:jml2", smooth=0.1)(z, y), jac, rtol=1e-12)
     np.testing.assert_allclose(S.lambdify_loss("dice_semimetric", smooth=0.1)(z, y),
                                S.lambdify_loss("dice", smooth=0.1)(z, y), rtol=1e-12)
     ys = rng.uniform(size=(20, 9))                # soft targets: JML vanishes at p = y, Jaccard does not

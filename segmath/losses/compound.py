@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import examples as ex
 from .. import primitives as P
-from ..catalogue import register
+from ..catalogue import Aggregate, register
 from ..inputs import make_pair
 from ..reduce import check_aggregate
 from ..validation import check_array, check_choice, check_scalar, check_weight, value_checks
@@ -46,7 +46,8 @@ def _example_compound(seed):
 
 @register("bce_dice", kind="loss", name="Cross-entropy + Dice loss", example=_example_compound,
           references=("jadon2020survey", "milletari2016vnet"), chapter="04_overlap",
-          formula=r"L = \lambda_{ce}\,L_{CE} + \lambda_{dice}\,L_{Dice}", tags=("soft-target",))
+          symbolic=Aggregate("lambda_ce*sum_i(-(y*log(p) + (1 - y)*log(1 - p)))/n"
+                             " + lambda_dice*(1 - (2*I + smooth)/(S_p + S_y + smooth))"), tags=("soft-target",))
 def bce_dice(input, target, *, lambda_ce=1.0, lambda_dice=1.0, weight=None, ignore_index=None, from_logits=True,
              activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
     r"""(Binary) cross-entropy plus soft Dice loss (the U-Net practice; MONAI's ``DiceCELoss``).
@@ -125,8 +126,8 @@ def _combo_ce(input, target, beta, weight, ignore_index, from_logits, activation
 
 @register("combo", kind="loss", name="Combo loss", example=_example_compound,
           references=("taghanaki2019combo",), chapter="04_overlap",
-          formula=r"L = \alpha\,\Big(-\frac{1}{|\Omega|}\sum_i \beta\, y_i \log p_i + (1-\beta)(1-y_i)\log(1-p_i)\Big)"
-                  r" + (1-\alpha)\,(1 - D)",
+          symbolic=Aggregate("alpha*sum_i(-(beta*y*log(p) + (1 - beta)*(1 - y)*log(1 - p)))/n"
+                             " + (1 - alpha)*(1 - (2*I + smooth)/(S_p + S_y + smooth))"),
           tags=("soft-target",))
 def combo(input, target, *, alpha=0.5, beta=0.5, weight=None, ignore_index=None, from_logits=True,
           activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
@@ -218,9 +219,10 @@ def _example_exp_log(seed):
 
 
 @register("exp_log", kind="loss", name="Exponential logarithmic loss", example=_example_exp_log,
-          references=("wong20183d",), chapter="05_focal",
-          formula=r"L = \lambda_{dice}\,\mathbb{E}_c\big[(-\ln D_c)^{\gamma_{D}}\big]"
-                  r" + \lambda_{ce}\,\mathbb{E}_i\big[w_{l_i} (-\ln p_{i,l_i})^{\gamma_{CE}}\big]",
+          references=("wong20183d",), planned_chapter="05_focal",
+          symbolic=Aggregate("lambda_dice*(-log((2*I + smooth)/(S_p + S_y + smooth)))**gamma_dice"
+                             " + lambda_ce*(sqrt(n/S_y)*sum_i(y*(-(y*log(p) + (1 - y)*log(1 - p)))**gamma_ce)"
+                             " + sqrt(n/(n - S_y))*sum_i((1 - y)*(-(y*log(p) + (1 - y)*log(1 - p)))**gamma_ce))/n"),
           tags=("soft-target",))
 def exp_log(input, target, *, gamma_dice=0.3, gamma_ce=0.3, lambda_dice=0.8, lambda_ce=0.2, weight=None,
             ignore_index=None, from_logits=True, activation=None, smooth=1e-5, aggregate="image", reduction="mean"):

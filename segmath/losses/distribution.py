@@ -28,7 +28,7 @@ import numbers
 
 from .. import examples as ex
 from .. import primitives as P
-from ..catalogue import register
+from ..catalogue import Aggregate, NoForm, Pixel, Softmax, register
 from ..inputs import make_pair
 from ..primitives.select import topk_mask
 from ..reduce import check_aggregate, class_reduce, pixel_reduce
@@ -38,27 +38,19 @@ from ..validation import check_choice, check_reduction, check_scalar, check_weig
 # -- shared pieces ------------------------------------------------------------
 
 def _per_pixel_ce(pair, weight=None):
-    """(N, S) cross-entropy -sum_c w_c y_c log p_c, and the (N, S) per-pixel weight (or None)."""
-    xp = pair.xp
-    if pair.activation == "sigmoid":
-        # binary / multi-label: -[y log p + (1 - y) log(1 - p)] summed over channels
-        y = pair.dense
-        per = (P.bce_from_logits(pair.input, y) if pair.from_logits
-               else -(y * pair.log_prob() + (1.0 - y) * pair.log_one_minus_prob()))
-        if weight is not None:
-            per = per * xp.reshape(weight, (1, -1, 1))
-        return xp.sum(per, axis=1), None
+    """(N, S) cross-entropy -sum_c w_c y_c log p_c, and the (N, S) per-pixel weight (or None).
+
+    Only softmax with label targets returns the weight, the normaliser of torch's weighted mean;
+    elsewhere ``weight`` rescales each channel's term.
+    """
+    if weight is None:
+        return pair.nll(), None
+    w = pair.xp.reshape(weight, (1, -1, 1))
     if pair.labels is not None:
-        per = (P.ce_from_logits(pair.input, pair.labels) if pair.from_logits
-               else -P.gather_class(pair.log_prob(), pair.labels))
-        if weight is None:
-            return per, None
-        w = xp.take(weight, xp.reshape(pair.labels, (-1,)))
-        return per, xp.reshape(w, per.shape)
-    y = pair.dense
-    if weight is not None:
-        y = y * xp.reshape(weight, (1, -1, 1))
-    return -xp.sum(y * pair.log_prob(), axis=1), None
+        return pair.nll(), pair.target_weight(w)
+    if pair.activation == "sigmoid":
+        return pair.xp.sum(pair.nll_terms() * w, axis=1), None
+    return pair.nll(w), None
 
 
 def _weighted_terms(pair, w_pos, w_neg=None):
@@ -69,49 +61,9 @@ def _weighted_terms(pair, w_pos, w_neg=None):
     (sigmoid only).  loss = -sum_c w y log p and norm = sum_c w y, so sum(loss) / sum(norm)
     is the weighted mean.
     """
-    xp = pair.xp
-    if pair.activation == "sigmoid":
-        y, wp, wn = pair.dense, w_pos[:, :, None], w_neg[:, :, None]
-        loss = -(wp * y * pair.log_prob() + wn * (1.0 - y) * pair.log_one_minus_prob())
-        return xp.sum(loss, axis=1), xp.sum(wp * y + wn * (1.0 - y), axis=1)
-    if pair.labels is not None:
-        # gather the weight of each pixel's class: no (N, C, S) float one-hot
-        w = P.gather_class(xp.broadcast_to(w_pos[:, :, None], pair.input.shape), pair.labels)
-        nll = (P.ce_from_logits(pair.input, pair.labels) if pair.from_logits
-               else -P.gather_class(pair.log_prob(), pair.labels))
-        return w * nll, w
-    wy = w_pos[:, :, None] * pair.dense
-    return -xp.sum(wy * pair.log_prob(), axis=1), xp.sum(wy, axis=1)
-
-
-def _safe_div(xp, num, den):
-    """num / den, and 0 where den == 0 (there num == 0 too: nothing was counted)."""
-    return num / xp.where(den > 0, den, xp.ones_like(den))
-
-
-def _ratio_reduce(xp, loss, norm, reduction, *, valid=None, spatial=(), per_image=False):
-    """Reduce a weighted per-pixel loss (N, S): ``mean`` is sum(loss) / sum(norm) over the counted
-    pixels, pooled over the batch or (``per_image``) per image and then averaged."""
-    check_reduction(reduction)
-    if valid is not None:
-        zero = xp.zeros_like(loss)
-        loss, norm = xp.where(valid, loss, zero), xp.where(valid, norm, zero)
-    if reduction == "none":
-        return xp.reshape(loss, (loss.shape[0],) + tuple(spatial))
-    if reduction == "sum":
-        return xp.sum(loss)
-    if per_image:
-        return xp.mean(_safe_div(xp, xp.sum(loss, axis=1), xp.sum(norm, axis=1)))
-    return _safe_div(xp, xp.sum(loss), xp.sum(norm))
-
-
-def _counted(pair):
-    """(N, S) float: 1 at counted pixels, 0 at ignored ones."""
-    xp = pair.xp
-    if pair.valid is None:
-        n, _, s = pair.input.shape
-        return xp.ones((n, s), dtype=pair.input.dtype, device=P.device(pair.input))
-    return xp.astype(pair.valid, pair.input.dtype)
+    wp = w_pos[:, :, None]
+    wn = None if w_neg is None else w_neg[:, :, None]
+    return pair.nll(wp, wn), pair.target_weight(wp, wn)
 
 
 def _check_pos_weight(pos_weight, num_classes, like):
@@ -129,7 +81,7 @@ def _example_ce(seed):
 
 @register("cross_entropy", kind="loss", name="Cross-entropy", example=_example_ce,
           references=("long2015fully",), chapter="02_balanced",
-          formula=r"L = -\frac{1}{|\Omega|}\sum_{i\in\Omega}\sum_{c} y_{ic}\log p_{ic}",
+          symbolic=Softmax("-y*log(p)"),
           theorems=("verify_log_loss_proper",), tags=("soft-target",))
 def cross_entropy(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
                   reduction="mean"):
@@ -175,8 +127,7 @@ def _example_bce(seed):
 
 @register("binary_cross_entropy", kind="loss", name="Binary cross-entropy", example=_example_bce,
           references=("jadon2020survey",), chapter="02_balanced",
-          formula=r"L = -\frac{1}{|\Omega| C}\sum_{i,c} w_c\left[\rho_c\, y_{ic}\log\sigma(x_{ic})"
-                  r" + (1-y_{ic})\log(1-\sigma(x_{ic}))\right]",
+          symbolic=Pixel("-(y*log(p) + (1 - y)*log(1 - p))"),
           theorems=("verify_log_loss_proper",), tags=("binary", "multi-label", "soft-target"))
 def binary_cross_entropy(input, target, *, weight=None, pos_weight=None, ignore_index=None, from_logits=True,
                          activation="sigmoid", reduction="mean"):
@@ -239,7 +190,9 @@ def _example_wce(seed):
 
 @register("weighted_cross_entropy", kind="loss", name="Weighted cross-entropy", example=_example_wce,
           references=("long2015fully", "jadon2020survey"), chapter="03_imbalanced",
-          formula=r"L = -\frac{\sum_{i}\sum_k w_k\, y_{ik}\log p_{ik}}{\sum_i\sum_k w_k\, y_{ik}}",
+          symbolic=(Softmax("-weight*y*log(p)", per_class=("weight",)),
+                    Pixel("-(weight[1]*y*log(p) + weight[0]*(1 - y)*log(1 - p))", label="binary",
+                          per_class=("weight",))),
           theorems=("verify_weighted_ce_threshold",), tags=("soft-target",))
 def weighted_cross_entropy(input, target, *, weight, ignore_index=None, from_logits=True, activation=None,
                            normalize="weight", reduction="mean"):
@@ -287,7 +240,7 @@ def weighted_cross_entropy(input, target, *, weight, ignore_index=None, from_log
         loss, norm = _weighted_terms(pair, w[None, :])
     if normalize == "pixels":
         return pixel_reduce(xp, loss, reduction, valid=pair.valid, spatial=pair.spatial)
-    return _ratio_reduce(xp, loss, norm, reduction, valid=pair.valid, spatial=pair.spatial)
+    return pixel_reduce(xp, loss, reduction, valid=pair.valid, norm=norm, spatial=pair.spatial)
 
 
 # -- balanced cross-entropy ---------------------------------------------------
@@ -332,8 +285,8 @@ def _example_balanced(seed):
 
 @register("balanced_cross_entropy", kind="loss", name="Balanced cross-entropy", example=_example_balanced,
           references=("xie2015holistically", "jadon2020survey"), chapter="03_imbalanced",
-          formula=r"L = -\frac{\sum_i w_{y_i}\log p_{i,y_i}}{\sum_i w_{y_i}},\quad "
-                  r"w_k = \frac{1/\pi_k}{\sum_{j:\pi_j>0} 1/\pi_j}",
+          symbolic=Aggregate("-((1 - S_y/n)*sum_i(y*log(p)) + S_y/n*sum_i((1 - y)*log(1 - p)))",
+                             when={"reduction": "sum"}, soft_target=False),
           theorems=("verify_weighted_ce_threshold",), tags=("soft-target",))
 def balanced_cross_entropy(input, target, *, ignore_index=None, from_logits=True, activation=None,
                            aggregate="batch", reduction="mean"):
@@ -377,8 +330,8 @@ def balanced_cross_entropy(input, target, *, ignore_index=None, from_logits=True
     pair = make_pair(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index)
     w_pos, w_neg = _balanced_weights(pair, aggregate)
     loss, norm = _weighted_terms(pair, w_pos, w_neg)
-    return _ratio_reduce(pair.xp, loss, norm, reduction, valid=pair.valid, spatial=pair.spatial,
-                         per_image=aggregate == "image")
+    return pixel_reduce(pair.xp, loss, reduction, valid=pair.valid, norm=norm, spatial=pair.spatial,
+                        per_image=aggregate == "image")
 
 
 # -- focal loss ---------------------------------------------------------------
@@ -430,8 +383,9 @@ def _example_focal(seed):
 
 
 @register("focal", kind="loss", name="Focal loss", example=_example_focal,
-          references=("lin2017focal",), chapter="05_focal",
-          formula=r"L = -\frac{1}{|\Omega|}\sum_{i} \alpha_t (1-p_{t,i})^{\gamma}\log p_{t,i}",
+          references=("lin2017focal",), planned_chapter="05_focal",
+          symbolic=(Pixel("-(alpha*y*(1 - p)**gamma*log(p) + (1 - alpha)*(1 - y)*p**gamma*log(1 - p))"),
+                    Softmax("-y*(1 - p)**gamma*log(p)", label="softmax")),
           theorems=("verify_focal_underconfident",), tags=("soft-target",))
 def focal(input, target, *, gamma=2.0, alpha=None, weight=None, ignore_index=None, from_logits=True,
           activation=None, reduction="mean"):
@@ -505,9 +459,11 @@ def _example_topk(seed):
 
 
 @register("topk_cross_entropy", kind="loss", name="Top-k (OHEM) cross-entropy", example=_example_topk,
-          references=("shrivastava2016training", "wu2016bridging", "isensee2021nnunet"), chapter="05_focal",
+          references=("shrivastava2016training", "wu2016bridging", "isensee2021nnunet"), planned_chapter="05_focal",
           formula=r"L = \frac{1}{\lceil k|\Omega|\rceil}\sum_{i \in \mathrm{top}_{k}} \ell_i,\quad "
                   r"\ell_i = -w_{y_i}\log p_{i,y_i}",
+          symbolic=NoForm("the mean over the ceil(k n) largest per-pixel cross-entropies: a selection (sort) of the "
+                          "pixels, piecewise in the input; on the selected pixels it is cross_entropy's form"),
           tags=("soft-target",))
 def topk_cross_entropy(input, target, *, k=0.1, aggregate="image", weight=None, ignore_index=None,
                        from_logits=True, activation=None, reduction="mean"):
@@ -600,8 +556,7 @@ def _example_ss(seed):
 
 @register("sensitivity_specificity", kind="loss", name="Sensitivity-specificity loss", example=_example_ss,
           references=("brosch2015deep",), chapter="03_imbalanced",
-          formula=r"L = r\frac{\sum_i (y_i-p_i)^2 y_i}{\sum_i y_i + s}"
-                  r" + (1-r)\frac{\sum_i (y_i-p_i)^2 (1-y_i)}{\sum_i (1-y_i) + s}",
+          symbolic=Aggregate("r*E_1/(S_y + smooth) + (1 - r)*E_0/(n - S_y + smooth)"),
           tags=("soft-target",))
 def sensitivity_specificity(input, target, *, r=0.05, smooth=1e-5, weight=None, ignore_index=None,
                             from_logits=True, activation=None, aggregate="image", reduction="mean"):

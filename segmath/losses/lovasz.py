@@ -30,7 +30,7 @@ import numbers
 
 from .. import examples as ex
 from .. import primitives as P
-from ..catalogue import register
+from ..catalogue import NoForm, register
 from ..inputs import make_pair
 from ..primitives.sorting import lovasz_jaccard
 from ..reduce import check_aggregate
@@ -93,8 +93,10 @@ def _example_hinge(seed):
 
 
 @register("lovasz_hinge", kind="loss", name="Lovász hinge loss", example=_example_hinge,
-          references=("berman2018lovasz", "yu2020lovasz"), chapter="06_lovasz",
+          references=("berman2018lovasz", "yu2020lovasz"), planned_chapter="06_lovasz",
           formula=r"L = \bar\Delta_J(m),\quad m_i = \max(0,\, 1 - x_i (2 y_i - 1))",
+          symbolic=NoForm("Lovász extension of the Jaccard loss: piecewise linear in the sorted hinge errors "
+                          "(the order changes with the input); no closed form per pixel or in pixel sums"),
           theorems=("verify_jaccard_submodular", "verify_lovasz_convex_closure"), tags=("binary", "multi-label"))
 def lovasz_hinge(input, target, *, weight=None, ignore_index=None, aggregate="image", reduction="mean"):
     r"""Lovász hinge loss (Berman et al. 2018, after Yu & Blaschko): binary Jaccard surrogate on logits.
@@ -166,9 +168,11 @@ def _example_softmax(seed):
 
 
 @register("lovasz_softmax", kind="loss", name="Lovász-Softmax loss", example=_example_softmax,
-          references=("berman2018lovasz",), chapter="06_lovasz",
+          references=("berman2018lovasz",), planned_chapter="06_lovasz",
           formula=r"L = \frac{1}{|\mathcal{C}|}\sum_{c\in\mathcal{C}} \bar\Delta_{J_c}(m(c)),\quad "
                   r"m_i(c) = |y_{ic} - p_{ic}|",
+          symbolic=NoForm("Lovász extension of the Jaccard loss: piecewise linear in the sorted errors |y - p| "
+                          "(the order changes with the input); no closed form per pixel or in pixel sums"),
           theorems=("verify_jaccard_submodular", "verify_lovasz_convex_closure"), tags=("3d",))
 def lovasz_softmax(input, target, *, classes="present", weight=None, ignore_index=None, from_logits=True,
                    activation=None, aggregate="image", reduction="mean"):

@@ -24,7 +24,7 @@ __all__ = ["dice", "log_dice", "squared_dice", "log_cosh_dice", "jaccard", "log_
            "focal_tversky", "generalized_dice", "jaccard_metric", "dice_semimetric", "mcc_loss"]
 
 from .. import examples as ex
-from ..catalogue import register
+from ..catalogue import Aggregate, register
 from ..inputs import make_pair
 from ..reduce import class_reduce
 from ..stats import soft_stats
@@ -81,7 +81,7 @@ def _neg_log_ratio(xp, num, den):
 
 @register("dice", kind="loss", name="Soft Dice loss", example=_example_region,
           references=("milletari2016vnet", "sudre2017generalised"), chapter="04_overlap",
-          formula=r"L = 1 - \frac{2\sum_i p_i y_i + s}{\sum_i p_i + \sum_i y_i + s}",
+          symbolic=Aggregate("1 - (2*I + smooth)/(S_p + S_y + smooth)"),
           theorems=("verify_soft_dice_gradient_constant", "verify_dice_jaccard_bijection"),
           tags=("soft-target",))
 def dice(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
@@ -113,7 +113,7 @@ def dice(input, target, *, weight=None, ignore_index=None, from_logits=True, act
 
 @register("log_dice", kind="loss", name="Log Dice loss", example=_example_region_ignore,
           references=("wong20183d", "jadon2020survey"), chapter="04_overlap",
-          formula=r"L = -\log\frac{2\sum_i p_i y_i + s}{\sum_i p_i + \sum_i y_i + s}",
+          symbolic=Aggregate("-log((2*I + smooth)/(S_p + S_y + smooth))"),
           theorems=("verify_dice_jaccard_bijection",), tags=("soft-target",))
 def log_dice(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
              smooth=1e-5, aggregate="image", reduction="mean"):
@@ -153,7 +153,7 @@ def log_dice(input, target, *, weight=None, ignore_index=None, from_logits=True,
 
 @register("squared_dice", kind="loss", name="Squared-denominator (V-Net) Dice loss", example=_example_region,
           references=("milletari2016vnet", "jadon2020survey"), chapter="04_overlap",
-          formula=r"L = 1 - \frac{2\sum_i p_i y_i + s}{\sum_i p_i^2 + \sum_i y_i^2 + s}",
+          symbolic=Aggregate("1 - (2*I + smooth)/(Q_p + Q_y + smooth)"),
           theorems=("verify_soft_dice_gradient_constant",), tags=("soft-target",))
 def squared_dice(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
                  smooth=1e-5, aggregate="image", reduction="mean"):
@@ -189,7 +189,7 @@ def squared_dice(input, target, *, weight=None, ignore_index=None, from_logits=T
 
 @register("log_cosh_dice", kind="loss", name="Log-cosh Dice loss", example=_example_region,
           references=("jadon2020survey",), chapter="04_overlap",
-          formula=r"L = \log\cosh\Big(1 - \frac{2\sum_i p_i y_i + s}{\sum_i p_i + \sum_i y_i + s}\Big)",
+          symbolic=Aggregate("log(cosh(1 - (2*I + smooth)/(S_p + S_y + smooth)))"),
           tags=("soft-target",))
 def log_cosh_dice(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
                   smooth=1e-5, aggregate="image", reduction="mean"):
@@ -227,7 +227,7 @@ def log_cosh_dice(input, target, *, weight=None, ignore_index=None, from_logits=
 
 @register("jaccard", kind="loss", name="Soft Jaccard (IoU) loss", example=_example_region_ignore,
           references=("rahman2016optimizing", "jadon2020survey"), chapter="04_overlap",
-          formula=r"L = 1 - \frac{\sum_i p_i y_i + s}{\sum_i p_i + \sum_i y_i - \sum_i p_i y_i + s}",
+          symbolic=Aggregate("1 - (I + smooth)/(S_p + S_y - I + smooth)"),
           theorems=("verify_dice_jaccard_bijection", "verify_jaccard_submodular"), tags=("soft-target",))
 def jaccard(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
             smooth=1e-5, aggregate="image", reduction="mean"):
@@ -265,7 +265,7 @@ def jaccard(input, target, *, weight=None, ignore_index=None, from_logits=True, 
 
 @register("log_jaccard", kind="loss", name="Log Jaccard (IoU) loss", example=_example_region,
           references=("rahman2016optimizing",), chapter="04_overlap",
-          formula=r"L = -\log\frac{\sum_i p_i y_i + s}{\sum_i p_i + \sum_i y_i - \sum_i p_i y_i + s}",
+          symbolic=Aggregate("-log((I + smooth)/(S_p + S_y - I + smooth))"),
           theorems=("verify_dice_jaccard_bijection",), tags=("soft-target",))
 def log_jaccard(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
                 smooth=1e-5, aggregate="image", reduction="mean"):
@@ -317,7 +317,7 @@ def _example_tversky(seed):
 
 @register("tversky", kind="loss", name="Tversky loss", example=_example_tversky,
           references=("salehi2017tversky",), chapter="04_overlap",
-          formula=r"L = 1 - \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s}",
+          symbolic=Aggregate("1 - (TP + smooth)/(TP + alpha*FP + beta*FN + smooth)"),
           theorems=("verify_tversky_bounds",), tags=("soft-target",))
 def tversky(input, target, *, alpha=0.3, beta=0.7, weight=None, ignore_index=None, from_logits=True,
             activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
@@ -367,8 +367,8 @@ def _example_focal_tversky(seed):
 
 
 @register("focal_tversky", kind="loss", name="Focal Tversky loss", example=_example_focal_tversky,
-          references=("abraham2019novel", "salehi2017tversky"), chapter="05_focal",
-          formula=r"L = \Big(1 - \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s}\Big)^{q}",
+          references=("abraham2019novel", "salehi2017tversky"), planned_chapter="05_focal",
+          symbolic=Aggregate("(1 - (TP + smooth)/(TP + alpha*FP + beta*FN + smooth))**exponent"),
           theorems=("verify_tversky_bounds",), tags=("soft-target",))
 def focal_tversky(input, target, *, alpha=0.3, beta=0.7, exponent=0.75, weight=None, ignore_index=None,
                   from_logits=True, activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
@@ -441,9 +441,8 @@ def _gdl_weights(xp, sy, weight_type):
 
 
 @register("generalized_dice", kind="loss", name="Generalised Dice loss", example=_example_region_ignore,
-          references=("sudre2017generalised",), chapter="08_multiclass",
-          formula=r"L = 1 - \frac{2\sum_c w_c \sum_i p_{ic} y_{ic} + s}{\sum_c w_c \sum_i (p_{ic} + y_{ic}) + s},"
-                  r"\quad w_c = \frac{1}{(\sum_i y_{ic})^2}",
+          references=("sudre2017generalised",), planned_chapter="08_multiclass",
+          symbolic=Aggregate("1 - (2*I/S_y**2 + smooth)/((S_p + S_y)/S_y**2 + smooth)"),
           theorems=("verify_dice_jaccard_bijection",), tags=("soft-target",))
 def generalized_dice(input, target, *, weight_type="square", weight=None, ignore_index=None, from_logits=True,
                      activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
@@ -504,8 +503,9 @@ def _example_jml(seed):
 
 
 @register("jaccard_metric", kind="loss", name="Jaccard metric loss (JML)", example=_example_jml,
-          references=("wang2023jaccard",), chapter="07_soft_labels",
-          formula=r"L = 1 - \frac{\|p\|_1 + \|y\|_1 - \|p - y\|_1 + 2s}{\|p\|_1 + \|y\|_1 + \|p - y\|_1 + 2s}",
+          references=("wang2023jaccard",), planned_chapter="07_soft_labels",
+          symbolic=(Aggregate("1 - (S_p + S_y - L_1 + 2*smooth)/(S_p + S_y + L_1 + 2*smooth)", when={"variant": "jml1"}),
+                    Aggregate("1 - (I + smooth)/(I + L_1 + smooth)", label="jml2", when={"variant": "jml2"})),
           theorems=("verify_jml_metric",), tags=("soft-target",))
 def jaccard_metric(input, target, *, variant="jml1", weight=None, ignore_index=None, from_logits=True,
                    activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
@@ -554,8 +554,8 @@ def jaccard_metric(input, target, *, variant="jml1", weight=None, ignore_index=N
 
 
 @register("dice_semimetric", kind="loss", name="Dice semimetric loss (DML)", example=_example_soft,
-          references=("wang2023dice",), chapter="07_soft_labels",
-          formula=r"L = 1 - \frac{\|p\|_1 + \|y\|_1 - \|p - y\|_1 + s}{\|p\|_1 + \|y\|_1 + s}",
+          references=("wang2023dice",), planned_chapter="07_soft_labels",
+          symbolic=Aggregate("1 - (S_p + S_y - L_1 + smooth)/(S_p + S_y + smooth)"),
           theorems=("verify_dml_semimetric",), tags=("soft-target",))
 def dice_semimetric(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
                     smooth=1e-5, aggregate="image", reduction="mean"):
@@ -595,7 +595,7 @@ def dice_semimetric(input, target, *, weight=None, ignore_index=None, from_logit
 
 @register("mcc_loss", kind="loss", name="Matthews correlation coefficient loss", example=_example_region_ignore,
           references=("abhishek2021matthews",), chapter="04_overlap",
-          formula=r"L = 1 - \frac{TP\,TN - FP\,FN + s}{\sqrt{(TP+FP)(TP+FN)(TN+FP)(TN+FN) + s}}",
+          symbolic=Aggregate("1 - (TP*TN - FP*FN + smooth)/sqrt((TP + FP)*(TP + FN)*(TN + FP)*(TN + FN) + smooth)"),
           tags=("soft-target",))
 def mcc_loss(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
              smooth=1e-5, aggregate="image", reduction="mean"):

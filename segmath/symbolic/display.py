@@ -1,0 +1,77 @@
+r"""The catalogue's displayed formula of an entry with a SymPy form: its ``sympy.latex``.
+
+Parameters print under the names the book uses (``smooth`` as :math:`s`, ``exponent`` as
+:math:`q`, ``weight`` as :math:`w_k`); an aggregate is printed in its statistics, followed by
+their definitions as pixel sums.
+"""
+from __future__ import annotations
+
+import functools
+
+import sympy as sp
+
+from ..catalogue import get as _get
+from .parse import P, Y, compact
+
+_DISPLAY = {"smooth": "s", "exponent": "q"}
+_PIXEL_I = {P: sp.Symbol("p_i"), Y: sp.Symbol("y_i")}
+
+
+def _names(c):
+    """symbol_names for sympy.latex: book notation for parameters and statistics."""
+    out = {s: _DISPLAY[k] for k, s in c.params.items() if k in _DISPLAY and not isinstance(s, tuple)}
+    for sym in (c.stats or {}):
+        base, _, sub = sym.name.partition("_")
+        out[sym] = f"{base}_{{{sub}}}" if sub else base
+    return out
+
+
+def _latex(expr, names):
+    return sp.latex(expr, symbol_names=names)
+
+
+def _when(form):
+    if not form.when:
+        return ""
+    args = ",\\ ".join(r"\texttt{%s=%s}" % (k, repr(v).replace("'", '"').replace("_", r"\_"))
+                       for k, v in form.when.items())
+    return r"\quad(" + args + ")"
+
+
+def _one(entry, form):
+    name = entry.id + (f":{form.label}" if form.label else "")
+    c = compact(name, 3)
+    names = _names(c)
+    if c.family == "aggregate":
+        defs = [f"{names[s]} = \\sum_i {_latex(h.subs(_PIXEL_I), names)}" for s, h in c.stats.items()
+                if h != 1]
+        where = (r",\quad " + r",\ ".join(defs)) if defs else ""
+        return "L = " + _latex(c.expr, names) + where + _when(form)
+    if c.family == "pixel":
+        body = _latex(c.expr, names)
+        return r"L = \sum_i \ell(p_i, y_i),\quad \ell(p, y) = " + body + _when(form)
+    term = compact(name, 1).expr.subs({sp.Symbol("p_1", positive=True): sp.Symbol("p_c"),
+                                        sp.Symbol("y_1", real=True): sp.Symbol("y_c"),
+                                        sp.Symbol("w_1", positive=True): sp.Symbol("w_c")})
+    return r"L = \sum_i \sum_c \ell_c(p_{i}, y_{i}),\quad \ell_c = " + _latex(term, names) + _when(form)
+
+
+@functools.lru_cache(maxsize=None)
+def formula(id: str) -> str:
+    """LaTeX of an entry's SymPy forms (one line each, labelled when there are several)."""
+    entry = _get(id)
+    forms = entry.forms
+    if not forms:
+        raise ValueError(f"{id!r} has no SymPy form")
+    lines = [_one(entry, f) + (r"\quad\text{(%s)}" % f.label if f.label else "") for f in forms]
+    if len(lines) == 1:
+        return lines[0]
+    return "\\begin{gathered}\n" + " \\\\\n".join(lines) + "\n\\end{gathered}"
+
+
+def describe(name: str) -> str:
+    """One line: the entry, the form's text, and the arguments under which it holds."""
+    from .parse import entry_form
+    entry, form = entry_form(name)
+    when = ", ".join(f"{k}={v!r}" for k, v in form.when.items())
+    return f"{entry.name} ({form.family}): {form.text}" + (f"  [{when}]" if when else "")
