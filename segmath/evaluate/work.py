@@ -42,8 +42,11 @@ def score_case(case: Case, plan: Plan) -> CaseResult:
             return _missing(case, ref, plan)
         pred = read_label_map(case.pred, plan.max_elements)
         spacing = _check_pair(case, pred, ref, plan)
-        _check_labels(pred, plan, is_ref=False)
-        _check_labels(ref, plan, is_ref=True)
+        bad = [(m.path, why) for m, is_ref in ((pred, False), (ref, True))
+               if (why := _label_problem(m, plan, is_ref=is_ref))]
+        if bad:
+            return CaseResult(case.id, problem=Problem(case.id, tuple(p for p, _ in bad),
+                                                       "; ".join(f"{p.name} {why}" for p, why in bad)))
         return CaseResult(case.id, score_arrays(pred.array, ref.array, plan, spacing))
     except FileProblem as err:
         return CaseResult(case.id, problem=Problem(case.id, (err.path,), err.message))
@@ -96,7 +99,9 @@ def worst_values(plan: Plan, shape, spacing=None) -> list:
 def _missing(case, ref, plan):
     if plan.missing != "worst":
         return CaseResult(case.id, problem=Problem(case.id, (case.ref,), "has no prediction"))
-    _check_labels(ref, plan, is_ref=True)
+    why = _label_problem(ref, plan, is_ref=True)
+    if why:
+        raise FileProblem(ref.path, why)
     spacing = plan.spacing or ref.spacing
     _check_spacing_length(spacing, ref)
     return CaseResult(case.id, worst_values(plan, ref.array.shape, spacing), missing=case.ref)
@@ -125,15 +130,15 @@ def _check_spacing_length(spacing, ref):
                                     f"{ref.array.ndim}-D label map of shape {ref.array.shape}")
 
 
-def _check_labels(m, plan, *, is_ref):
+def _label_problem(m, plan, *, is_ref):
     """With classes fixed in advance, a label outside them is a data error (a wrong file or label set)."""
     if not plan.labels_given:
-        return
+        return None
     allowed = plan.allowed_labels()
     if is_ref and plan.ignore_index is not None:
         allowed = allowed | {plan.ignore_index}
     found = np.unique(m.array)
     bad = [int(v) for v in found if int(v) not in allowed]
     if bad:
-        raise FileProblem(m.path, f"holds label(s) {bad[:10]} outside the labels to evaluate "
-                                  f"{sorted(allowed)}")
+        return f"holds label(s) {bad[:10]} outside the labels to evaluate {sorted(allowed)}"
+    return None
