@@ -52,17 +52,48 @@ def bib_keys(path: Path = BIB) -> set:
     return set(re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", text))
 
 
+def toc_docs() -> list:
+    """The docnames ``_toc.yml`` lists (root, chapters, sections); read on every call, as pages get added."""
+    import yaml
+    out = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            out.extend(node[k] for k in ("root", "file") if isinstance(node.get(k), str))
+            node = list(node.values())
+        if isinstance(node, list):
+            for v in node:
+                if isinstance(v, (dict, list)):
+                    walk(v)
+    walk(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    return out
+
+
 def chapter_doc(chapter) -> str | None:
-    """Map a catalogue ``chapter`` field ("04_overlap", "ch4", 4) to an existing ``book/`` docname."""
+    """The ``book/`` docname named by a catalogue or theory ``chapter`` field, if ``_toc.yml`` lists it."""
     if chapter is None:
         return None
-    m = re.fullmatch(r"(?:ch(?:apter)?_?)?0*(\d+)(?:_.*)?", str(chapter).strip())
-    if m is None:
-        return None
-    hits = sorted(BOOK.glob(f"{int(m.group(1)):02d}_*.md")) + sorted(BOOK.glob(f"{int(m.group(1)):02d}_*.ipynb"))
-    exact = [h for h in hits if h.stem == str(chapter)]
-    best = exact or hits
-    return best[0].stem if best else None
+    return str(chapter) if f"book/{chapter}" in toc_docs() else None
+
+
+def _chapter_cell(e) -> str:
+    doc = chapter_doc(e.chapter)
+    if doc:
+        return "{doc}" + f"`{doc}`"
+    if e.chapter:
+        return f"`{e.chapter}` (not in `_toc.yml`)"
+    planned = getattr(e, "planned_chapter", None)
+    return f"`{planned}` (planned, not written yet)" if planned else "—"
+
+
+def _symbolic_cell(e) -> str:
+    from segmath.catalogue import NoForm
+    if isinstance(e.symbolic, NoForm):
+        return "none: " + _md_escape(e.symbolic.reason)
+    if e.forms:
+        labels = [f.label or "main" for f in e.forms]
+        return "the formula above, " + ", ".join(f"`{x}`" for x in labels) + " (`segmath.symbolic`)"
+    return "—"
 
 
 def _cite(keys, known) -> tuple[str, list]:
@@ -138,8 +169,7 @@ def catalogue_page() -> tuple[str, list]:
         "|---|---|---|---|",
     ]
     for e in entries:
-        doc = chapter_doc(e.chapter)
-        chap = "{doc}" + f"`{doc}`" if doc else (f"`{e.chapter}`" if e.chapter else "—")
+        chap = _chapter_cell(e)
         lines.append(f"| [`{e.id}`](catalogue-{e.id.replace('_', '-')}) | {e.kind} | {_md_escape(e.name)} | {chap} |")
     for kind in ("loss", "metric", "transform"):
         group = [e for e in entries if e.kind == kind]
@@ -147,10 +177,9 @@ def catalogue_page() -> tuple[str, list]:
             continue
         lines += ["", f"## {_KIND_TITLES[kind]}", ""]
         for e in group:
-            doc = chapter_doc(e.chapter)
             refs, missing = _cite(e.references, known)
             missing_all += missing
-            chap = "{doc}" + f"`{doc}`" if doc else (f"`{e.chapter}` (chapter not written yet)" if e.chapter else "—")
+            chap = _chapter_cell(e)
             kind_text = e.kind + (" (differentiable)" if e.differentiable else "")
             lines += [f"(catalogue-{e.id.replace('_', '-')})=", f"### {_md_escape(e.name)} (`{e.id}`)", ""]
             if e.formula.strip():
@@ -160,6 +189,7 @@ def catalogue_page() -> tuple[str, list]:
                 f"| kind | {kind_text} |",
                 f"| backends | {', '.join(e.backends)} |",
                 f"| chapter | {chap} |",
+                *([f"| SymPy form | {_symbolic_cell(e)} |"] if e.kind == "loss" else []),
                 f"| references | {refs} |",
                 f"| theorems | {_theorem_cell(e.theorems, theory)} |",
                 f"| tags | {', '.join(e.tags) or '—'} |",
