@@ -24,6 +24,14 @@ def _pixels(m, ratio):
     return max(1, int(round(ratio * math.sqrt(sum(n * n for n in m.image)))))
 
 
+def check_width(width, spacing):
+    """A band narrower than the smallest spacing holds no element: every score would be NaN."""
+    check_scalar(width, "width", low=0)
+    if width < min(spacing):
+        raise ValueError(f"width must be at least the smallest voxel spacing, {min(spacing)} (a narrower band "
+                         f"holds no element, so every boundary IoU would be NaN); got {width!r}")
+
+
 def inner_band(m, mask, width):
     """Elements of ``mask`` within ``width`` of its outside (the outside of the image counts)."""
     depth = E.edt(P.pad_spatial(mask, m.ndim), m.spacing, m.ndim, dtype=m.dtype)
@@ -49,8 +57,9 @@ def boundary_iou(input, target, *, width=None, dilation_ratio=0.02, spacing=None
     segmath uses the Euclidean distance, isotropic and aware of ``spacing``.
 
     Args:{common_args}
-        width: band width :math:`w` in units of ``spacing``; default ``dilation_ratio`` times the
-            image diagonal in pixels, rounded, at least 1 (the paper's 0.02), times the smallest spacing.
+        width: band width :math:`w` in units of ``spacing``, at least the smallest spacing (a narrower
+            band is empty); default ``dilation_ratio`` times the image diagonal in pixels, rounded,
+            at least 1 (the paper's 0.02), times the smallest spacing.
         dilation_ratio: used when ``width`` is None.
 
     Example:
@@ -66,7 +75,7 @@ def boundary_iou(input, target, *, width=None, dilation_ratio=0.02, spacing=None
     if width is None:
         check_scalar(dilation_ratio, "dilation_ratio", low=0)
         width = _pixels(m, dilation_ratio) * min(m.spacing)
-    check_scalar(width, "width", low=0)
+    check_width(width, m.spacing)
     xp = m.xp
     bp = m.flat(inner_band(m, m.pred, width))
     bt = m.flat(inner_band(m, m.true, width))
@@ -109,7 +118,7 @@ def boundary_f1(input, target, *, tolerance=None, tolerance_ratio=0.0075, spacin
     """
     check_empty("nan", both_empty)
     m = class_masks(input, target, num_classes=num_classes, from_logits=from_logits, threshold=threshold,
-                    include_background=include_background, spacing=spacing)
+                    include_background=include_background, spacing=spacing, connectivity=connectivity)
     if tolerance is None:
         check_scalar(tolerance_ratio, "tolerance_ratio", low=0)
         tolerance = tolerance_ratio * math.sqrt(sum((n * s) ** 2 for n, s in zip(m.image, m.spacing)))

@@ -29,8 +29,9 @@ gives one pair of binary masks; the result is ``(N, K)`` with ``K = C - 1`` clas
   out of ``reduction="mean"``, like MONAI's ``not_nans``) or a number (0 is common).
 * ``empty``: the value of a *distance* when exactly one mask is empty: ``"diagonal"``
   (default: the image diagonal :math:`\sqrt{\sum_k ((n_k - 1)s_k)^2}`, the largest
-  distance inside the image, finite so means stay finite), ``"inf"`` (MONAI's value,
-  which it returns with a warning) or ``"nan"``.  MedPy raises, seg-metrics returns 0.
+  distance inside the image, finite so means stay finite), ``"inf"`` (MONAI 1.6's value
+  for the Hausdorff distance and ASSD, with a warning) or ``"nan"`` (MONAI's value for the
+  percentile Hausdorff distance).  MedPy raises, seg-metrics returns 0.
   Similarity scores (NSD, boundary IoU, BF) are 0 there by their formula.
 """
 from __future__ import annotations
@@ -54,6 +55,7 @@ from ..primitives import edt as E, morphology as M
 from ..validation import check_choice, check_reduction, check_scalar, check_spacing
 
 EMPTY = ("diagonal", "inf", "nan")
+NOT_USED = object()   # a metric without a connectivity option
 
 
 # -- shared set-up -------------------------------------------------------------
@@ -98,13 +100,19 @@ class Masks:
 
 
 def class_masks(input, target, *, num_classes=None, from_logits=True, threshold=0.5,
-                include_background=False, spacing=None) -> Masks:
-    """Validate the inputs and return one pair of binary masks per image and class."""
+                include_background=False, spacing=None, connectivity=NOT_USED) -> Masks:
+    """Validate the inputs and return one pair of binary masks per image and class.
+
+    ``connectivity`` (of the erosion defining the surfaces) is checked as
+    :func:`segmath.boundary` checks it: an integer in 1 .. the number of spatial axes.
+    """
     hard = hard_labels(input, target, num_classes=num_classes, from_logits=from_logits, threshold=threshold)
     if not isinstance(include_background, bool):
         raise TypeError(f"include_background must be True or False, got {include_background!r}")
     xp, k = hard.xp, hard.num_classes
     spacing = check_spacing(spacing, len(hard.spatial))
+    if connectivity is not NOT_USED:
+        check_scalar(connectivity, "connectivity", low=1, high=len(hard.spatial), integer=True)
     first = 0 if include_background else 1
     classes = xp.reshape(xp.arange(first, k, device=P.device(hard.pred)), (1, -1, 1))
     shape = (hard.pred.shape[0], k - first) + tuple(hard.spatial)
@@ -278,8 +286,16 @@ def surfels(m: Masks, mask):
     return code
 
 
-def surfel_distances(m: Masks):
-    """Surfel areas and directed distances on the cell grid: flattened (N, K, S')."""
+def surfel_distances(m: Masks, option):
+    """Surfel areas and directed distances on the cell grid: flattened (N, K, S').
+
+    Surfels (marching squares / cubes) exist for 2-D and 3-D images only, as in DeepMind
+    surface-distance; ``option`` names the argument that asked for them in the error.
+    """
+    if m.ndim not in (2, 3):
+        raise ValueError(f"{option} needs 2-D or 3-D images (surfels are marching-squares segments or "
+                         f"marching-cubes triangles); the input has {m.ndim} spatial dimension(s): use the "
+                         f"voxel definition there")
     xp = m.xp
     full = 2 ** (2 ** m.ndim) - 1
     cp, ct = surfels(m, m.pred), surfels(m, m.true)
@@ -353,7 +369,7 @@ def hausdorff(input, target, *, spacing=None, num_classes=None, from_logits=True
     """
     check_empty(empty, both_empty)
     m = class_masks(input, target, num_classes=num_classes, from_logits=from_logits, threshold=threshold,
-                    include_background=include_background, spacing=spacing)
+                    include_background=include_background, spacing=spacing, connectivity=connectivity)
     xp = m.xp
     bp, bt, to_true, to_pred = surfaces(m, connectivity)
     value = xp.maximum(masked_max(xp, to_true, bp), masked_max(xp, to_pred, bt))
@@ -400,10 +416,10 @@ def hd95(input, target, *, spacing=None, percentile=95.0, definition="max_direct
     check_choice(definition, "definition", HD95_DEFINITIONS)
     check_empty(empty, both_empty)
     m = class_masks(input, target, num_classes=num_classes, from_logits=from_logits, threshold=threshold,
-                    include_background=include_background, spacing=spacing)
+                    include_background=include_background, spacing=spacing, connectivity=connectivity)
     xp = m.xp
     if definition == "surface_weighted":
-        ep, et, to_true, to_pred, area_p, area_t = surfel_distances(m)
+        ep, et, to_true, to_pred, area_p, area_t = surfel_distances(m, "definition='surface_weighted'")
         value = xp.maximum(weighted_percentile(xp, to_true, area_p, ep, percentile),
                            weighted_percentile(xp, to_pred, area_t, et, percentile))
         return finish(m, value, count(xp, ep, m.dtype), count(xp, et, m.dtype), reduction,
@@ -436,9 +452,11 @@ def assd(input, target, *, spacing=None, definition="pooled", num_classes=None, 
               d(y,\partial P)}{|\partial P| + |\partial G|} \qquad
               \text{mean\_directed: } \tfrac12\big(\bar D_{P\to G} + \bar D_{G\to P}\big)
 
-    ``"pooled"`` (default) is MONAI's ``symmetric=True`` and MedPy's current ``assd``;
-    ``"mean_directed"`` averages the two directed means (DeepMind's two returned means,
-    averaged; it weights the shorter surface more).
+    ``"pooled"`` (default) is MONAI's ``compute_average_surface_distance(symmetric=True)``:
+    the mean of both sets of distances together.  ``"mean_directed"`` averages the two
+    directed means, which weights the shorter surface more: MedPy's ``assd`` (the mean of
+    its ``asd`` in both directions).  DeepMind surface-distance's two average distances
+    weight each surfel by its area instead, so their mean is neither of these.
 
     Args:{common_args}
         definition: ``"pooled"`` or ``"mean_directed"``.
@@ -455,7 +473,7 @@ def assd(input, target, *, spacing=None, definition="pooled", num_classes=None, 
     check_choice(definition, "definition", ASSD_DEFINITIONS)
     check_empty(empty, both_empty)
     m = class_masks(input, target, num_classes=num_classes, from_logits=from_logits, threshold=threshold,
-                    include_background=include_background, spacing=spacing)
+                    include_background=include_background, spacing=spacing, connectivity=connectivity)
     xp = m.xp
     bp, bt, to_true, to_pred = surfaces(m, connectivity)
     n_p, n_t = count(xp, bp, m.dtype), count(xp, bt, m.dtype)
@@ -499,10 +517,10 @@ def nsd(input, target, *, tolerance=1.0, spacing=None, surface="voxel", num_clas
     check_choice(surface, "surface", ("voxel", "subvoxel"))
     check_empty("nan", both_empty)
     m = class_masks(input, target, num_classes=num_classes, from_logits=from_logits, threshold=threshold,
-                    include_background=include_background, spacing=spacing)
+                    include_background=include_background, spacing=spacing, connectivity=connectivity)
     xp = m.xp
     if surface == "subvoxel":
-        ep, et, to_true, to_pred, area_p, area_t = surfel_distances(m)
+        ep, et, to_true, to_pred, area_p, area_t = surfel_distances(m, "surface='subvoxel'")
         wp, wt = xp.where(ep, area_p, xp.zeros_like(area_p)), xp.where(et, area_t, xp.zeros_like(area_t))
     else:
         ep, et, to_true, to_pred = surfaces(m, connectivity)

@@ -21,14 +21,14 @@ from ..catalogue import register
 from ..primitives import edt as E, morphology as M
 from ..metrics.confusion import with_guard
 from ..validation import (check_array, check_choice, check_scalar, check_scores, check_spacing,
-                          value_checks_enabled)
+                          spacing_entries, value_checks_enabled)
 
 
 def resolve_ndim(mask, spacing, ndim, name="mask"):
     """The number of spatial axes (see the module docstring), validated."""
     if ndim is None:
-        if spacing is not None and not isinstance(spacing, numbers.Real):
-            ndim = len(tuple(spacing))
+        if spacing is not None and (isinstance(spacing, bool) or not isinstance(spacing, numbers.Real)):
+            ndim = len(spacing_entries(spacing))   # a string is a TypeError naming spacing
         else:
             ndim = min(2, mask.ndim)
     check_scalar(ndim, "ndim", low=1, high=mask.ndim, integer=True)

@@ -24,7 +24,8 @@ policy.  MONAI's ``ignore_empty=True`` is a different rule: it skips every image
 empty target, *including* those with false positives, which hides false positives on
 healthy images; segmath does not offer it.
 
-**Class averaging (``average=``).**  ``"none"``: one value per class; ``"macro"``: the
+**Class averaging (``average=``).**  ``"none"`` (or ``None``, scikit-learn's spelling, which
+means the same there): one value per class; ``"macro"``: the
 mean over classes; ``"weighted"``: the mean weighted by the class support
 :math:`TP + FN` (the frequency-weighted IoU of Long et al. 2015 is the weighted IoU);
 ``"micro"``: one ratio of counts summed over classes (for single-label multi-class
@@ -56,13 +57,18 @@ AGGREGATES = ("image", "dataset", "none")
 _FILL = {"skip": math.nan, "zero": 0.0, "one": 1.0}
 
 
-def check_options(*, average=None, aggregate=None, empty=None):
-    if average is not None:
-        check_choice(average, "average", AVERAGES)
-    if aggregate is not None:
-        check_choice(aggregate, "aggregate", AGGREGATES)
-    if empty is not None:
-        check_choice(empty, "empty", EMPTY)
+_CHOICES = {"average": AVERAGES + (None,), "aggregate": AGGREGATES, "empty": EMPTY}
+
+
+def check_options(**options):
+    """Validate each option given (``None`` too: only ``average=None`` has a meaning, per class)."""
+    for name, value in options.items():
+        check_choice(value, name, _CHOICES[name])
+
+
+def resolve_average(average):
+    """``average=None`` is scikit-learn's "per class", our ``"none"``."""
+    return "none" if average is None else average
 
 
 def ratio(xp, num, den, empty):
@@ -80,6 +86,7 @@ def nanmean(xp, values, axis):
 
 def reduce_classes(xp, num, den, support, average, empty):
     """Per-item, per-class ratios ``(K, C)`` -> ``(K, C)`` (none) or ``(K,)``."""
+    average = resolve_average(average)
     if average == "micro":
         return ratio(xp, xp.sum(num, axis=1), xp.sum(den, axis=1), empty)
     if average == "binary":

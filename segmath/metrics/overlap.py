@@ -69,7 +69,8 @@ def iou(c, *, average="none", aggregate="image", empty="skip"):
             ``> threshold``) or ``(N, *spatial)`` integer labels with ``num_classes``.
         target: ``(N, *spatial)`` integer labels or ``(N, C, *spatial)`` one-hot.
         ignore_index: target label whose pixels are not counted.
-        average: ``"none"`` (default, ``(C,)``), ``"macro"``, ``"micro"``, ``"weighted"``, ``"binary"``.
+        average: ``"none"`` (default, ``(C,)``; ``None`` means the same, as in scikit-learn),
+            ``"macro"``, ``"micro"``, ``"weighted"``, ``"binary"``.
         aggregate: ``"image"`` (per image, then the mean over images), ``"dataset"`` (counts
             summed over images first) or ``"none"`` (per image: ``(N, C)`` or ``(N,)``).
         empty: value where the union is empty: ``"skip"`` (NaN, left out of means), ``"zero"``, ``"one"``.
@@ -187,14 +188,8 @@ def fbeta_score(c, *, beta=1.0, average="macro", aggregate="image", empty="skip"
 
 
 def _voxel_volume(spacing, spatial):
-    """Product of the voxel spacing (checked against the spatial rank when it is known)."""
-    if spacing is None:
-        return 1.0
-    if spatial:
-        ndim = len(spatial)
-    else:  # counts from a streaming state: the rank is whatever the spacing says
-        ndim = 1 if isinstance(spacing, (int, float)) else len(spacing)
-    return math.prod(check_spacing(spacing, ndim))
+    """Product of the voxel spacing, checked against the spatial rank (also known to a ConfusionState)."""
+    return math.prod(check_spacing(spacing, len(spatial)))
 
 
 @register("volume_difference", kind="metric", name="(Relative) volume difference", example=_example_binary,
@@ -216,7 +211,8 @@ def volume_difference(c, *, relative=True, signed=False, spacing=None,
         input, target, num_classes, ignore_index, from_logits, threshold: as in :func:`iou`.
         relative: divide by the target volume (default) or return the difference in volume units.
         signed: keep the sign (:math:`V^{\hat y} - V^{y}`: positive = over-segmentation).
-        spacing: voxel spacing (a number or one per spatial axis) for ``relative=False``.
+        spacing: voxel spacing (a number or one per spatial axis, positive); it scales the result
+            for ``relative=False`` and cancels in the ratio for ``relative=True`` (checked in both).
         average: ``"binary"`` (default: class 1, foreground) or any other class average; ``"micro"``
             is :math:`\sum_c |\Delta V_c| / \sum_c V^y_c`.
         aggregate: ``"image"``, ``"dataset"`` or ``"none"``.
@@ -235,12 +231,13 @@ def volume_difference(c, *, relative=True, signed=False, spacing=None,
     if aggregate == "dataset":
         c = c.pooled()
     xp = c.xp
+    voxel = _voxel_volume(spacing, c.spatial)     # checked even where it cancels (relative=True)
     diff = c.f64(c.fp) - c.f64(c.fn)              # V_pred - V_true, per class
     if not signed:
         diff = xp.abs(diff)
     if relative:
         den = c.f64(c.support)
     else:
-        diff, den = diff * _voxel_volume(spacing, c.spatial), xp.ones_like(diff)
+        diff, den = diff * voxel, xp.ones_like(diff)
     values = reduce_classes(xp, diff, den, c.f64(c.support), average, empty)
     return over_images(xp, values, aggregate, c.dtype)

@@ -64,7 +64,8 @@ def precision(c, *, average="macro", aggregate="image", empty="skip"):
             or ``(N, *spatial)`` integer labels with ``num_classes``.
         target: ``(N, *spatial)`` integer labels or ``(N, C, *spatial)`` one-hot.
         ignore_index: target label whose pixels are not counted.
-        average: ``"macro"`` (default), ``"micro"``, ``"weighted"``, ``"none"``, ``"binary"``.
+        average: ``"macro"`` (default), ``"micro"``, ``"weighted"``, ``"none"`` (per class; ``None``
+            means the same, as in scikit-learn), ``"binary"``.
         aggregate: ``"image"`` (default), ``"dataset"`` or ``"none"``.
         empty: ``"skip"`` (default), ``"zero"`` or ``"one"``.
 
