@@ -232,13 +232,27 @@ def check_ignore_index(ignore_index):
     return check_scalar(ignore_index, "ignore_index", integer=True)
 
 
+def spacing_entries(spacing, name: str = "spacing"):
+    """A spacing sequence as a tuple of floats; a string or anything not numeric is a TypeError naming it."""
+    bad = TypeError(f"{name} must be a number or a sequence of numbers (one per spatial axis), got {spacing!r}")
+    if isinstance(spacing, (str, bytes)):
+        raise bad
+    try:
+        entries = tuple(spacing)
+        if any(isinstance(e, (str, bytes, bool)) for e in entries):
+            raise bad
+        return tuple(float(e) for e in entries)
+    except (TypeError, ValueError):
+        raise bad from None
+
+
 def check_spacing(spacing, ndim: int, name: str = "spacing"):
     """Voxel spacing: None (unit), a positive number, or one positive number per spatial axis."""
     if spacing is None:
         return (1.0,) * ndim
-    if isinstance(spacing, numbers.Real):
+    if isinstance(spacing, numbers.Real) and not isinstance(spacing, bool):
         spacing = (spacing,) * ndim
-    spacing = tuple(float(s) for s in spacing)
+    spacing = spacing_entries(spacing, name)
     if len(spacing) != ndim:
         raise ValueError(f"{name} must have {ndim} entries (one per spatial axis), got {len(spacing)}")
     if not all(s > 0 and s < float("inf") for s in spacing):
