@@ -91,8 +91,9 @@ def _symbolic_cell(e) -> str:
     if isinstance(e.symbolic, NoForm):
         return "none: " + _md_escape(e.symbolic.reason)
     if e.forms:
-        labels = [f.label or "main" for f in e.forms]
-        return "the formula above, " + ", ".join(f"`{x}`" for x in labels) + " (`segmath.symbolic`)"
+        names = [e.id + (f":{f.label}" if f.label else "") for f in e.forms]
+        return ("the formula above is its `sympy.latex`; `segmath.symbolic` names: "
+                + ", ".join(f"`{n}`" for n in names))
     return "—"
 
 
@@ -480,7 +481,17 @@ const done = arguments[arguments.length - 1];
     if (st.display === 'none' || st.visibility === 'hidden') continue;
     parts.push(n.textContent);
   }
+  // display maths wider than its box (cut off or scrolled at the edge of a theorem box or the page)
+  const overflowMath = [];
+  for (const el of document.querySelectorAll('mjx-container[display="true"]')) {
+    const m = el.querySelector('mjx-math');
+    if (!m) continue;
+    const avail = el.getBoundingClientRect().width, need = m.getBoundingClientRect().width;
+    if (need > avail + 1) overflowMath.push(Math.round(need) + 'px > ' + Math.round(avail) + 'px: ' +
+                                            (el.getAttribute('aria-label') || el.textContent).slice(0, 80));
+  }
   done({
+    overflowMath: overflowMath,
     mathjax: hasMJ,
     typesetTimeout: typesetTimeout || (hasMJ && !(window.MathJax && MathJax.startup && MathJax.startup.promise)),
     typeset: document.querySelectorAll('mjx-container').length,
@@ -506,6 +517,9 @@ def _page_problems(r: dict, origin: str) -> list:
         problems.append("MathJax did not finish typesetting within 30 s")
     if r["merrors"] or "Math input error" in r["body"]:
         problems.append(f"{r['merrors']} MathJax error(s)" + (f" in {r['badTex'][:3]}" if r["badTex"] else ""))
+    if r.get("overflowMath"):
+        problems.append(f"{len(r['overflowMath'])} display-math block(s) wider than their box: "
+                        f"{r['overflowMath'][:2]}")
     m = _UNRENDERED.search(r["text"])
     if m:
         i = m.start()

@@ -27,7 +27,13 @@ def _names(c):
 
 
 def _latex(expr, names):
-    return sp.latex(expr, symbol_names=names)
+    # order="old" keeps the written order, so 1 - x prints as 1 - x rather than -x + 1
+    return sp.latex(expr, symbol_names=names, order="old")
+
+
+def _summand(h, names):
+    text = _latex(h.subs(_PIXEL_I), names)
+    return r"\left(%s\right)" % text if isinstance(h, sp.Add) else text
 
 
 def _when(form):
@@ -43,8 +49,7 @@ def _one(entry, form):
     c = compact(name, 3)
     names = _names(c)
     if c.family == "aggregate":
-        defs = [f"{names[s]} = \\sum_i {_latex(h.subs(_PIXEL_I), names)}" for s, h in c.stats.items()
-                if h != 1]
+        defs = [f"{names[s]} = \\sum_i {_summand(h, names)}" for s, h in c.stats.items() if h != 1]
         where = (r",\quad " + r",\ ".join(defs)) if defs else ""
         return "L = " + _latex(c.expr, names) + where + _when(form)
     if c.family == "pixel":
