@@ -380,3 +380,14 @@ def test_python_m_segmath_evaluate_runs_and_helps(tmp_path):
                               capture_output=True, text=True, cwd=ROOT).stdout
     for section in ("EXIT STATUS", "EMPTY MASKS", "FILES", "examples:", "--missing"):
         assert section in helptext
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, capsys, monkeypatch):
+    pred_dir, ref_dir, _ = write_png_folders(tmp_path, n=2)
+    evaluate_folder(pred_dir, ref_dir, ("dice",), labels=[1, 2], progress=True)
+    assert "case" not in capsys.readouterr().err                  # captured stderr is no terminal
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    evaluate_folder(pred_dir, ref_dir, ("dice",), labels=[1, 2], progress=True)
+    assert "2/2" in capsys.readouterr().err
+    evaluate_folder(pred_dir, ref_dir, ("dice",), labels=[1, 2], progress=False)
+    assert capsys.readouterr().err == ""

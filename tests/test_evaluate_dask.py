@@ -55,3 +55,15 @@ def test_table_merge_is_order_free_and_counts_duplicated_cases_once():
     assert merged.summary() == whole.summary()
     with pytest.raises(ValueError, match="twice with different results"):
         merged.add(result("c1", 0.5))
+
+
+def test_cli_scheduler_address(tmp_path):
+    from segmath.evaluate.cli import main
+    pred, ref = write_folders(tmp_path, n=3)
+    local = evaluate_folder(pred, ref, ("dice", "hd95"), labels=[1, 2]).csv()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        code = main(["evaluate", str(pred), str(ref), "-m", "dice,hd95", "-l", "1,2", "-q",
+                     "--scheduler", cluster.scheduler_address,
+                     "--csv", str(tmp_path / "c.csv"), "--json", str(tmp_path / "s.json")])
+    assert code == 0 and (tmp_path / "c.csv").read_text() == local
