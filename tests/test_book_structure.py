@@ -195,6 +195,7 @@ def _probe(**over):
     ({"tracebacks": 1}, "traceback"),
     ({"resources": ["https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"]}, "outside"),
     ({"typesetTimeout": True}, "typesetting"),
+    ({"overflowMath": ["812px > 700px: D = ..."]}, "wider than their box"),
 ])
 def test_browser_check_page_judge(over, needle):
     problems = _book._page_problems(_probe(**over), "http://127.0.0.1:1/")
