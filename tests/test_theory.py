@@ -89,6 +89,18 @@ def test_wrong_lovasz_softmax_is_caught(monkeypatch):
     assert not theory.verify_lovasz_softmax_vertices().passed
 
 
+def test_renamed_catalogue_id_fails_the_theorem_check(monkeypatch):
+    known = segmath.get
+
+    def renamed(id):                                  # "dice" gone from the catalogue, as after a rename
+        if id == "dice":
+            raise KeyError(f"no catalogue entry {id!r}")
+        return known(id)
+    monkeypatch.setattr(segmath, "get", renamed)
+    with pytest.raises(KeyError, match="dice"):
+        theory.verify_soft_dice_gradient_constant()
+
+
 # ---- closed forms against independent oracles --------------------------------------------------------
 
 def test_focal_minimiser_against_scipy():

@@ -155,9 +155,8 @@ def verify_lovasz_softmax_vertices(seed=0, pixels=20, classes=3, maps=200):
         expected = 1 - np.mean(ious)
         c.count(1)
         c.error("|own Lovasz-Softmax - (1 - mean IoU)|", abs(_lovasz_softmax_numpy(prob, y, classes) - expected))
-        if lov is not None:
-            val = float(lov(prob[None].copy(), y[None].copy(), from_logits=False))
-            c.error("|catalogue lovasz_softmax - (1 - mean IoU)|", abs(val - expected))
+        val = float(lov(prob[None].copy(), y[None].copy(), from_logits=False))
+        c.error("|catalogue lovasz_softmax - (1 - mean IoU)|", abs(val - expected))
     for _ in range(20):
         g = rng.random(pixels) < 0.3
         g[0] = True
@@ -170,5 +169,4 @@ def verify_lovasz_softmax_vertices(seed=0, pixels=20, classes=3, maps=200):
         c.count(pixels)
         c.error("max |finite differences of the level-set integral - marginal gains|", np.max(np.abs(fd - grad)))
         c.error("|level-set integral - sorted sum|", abs(_level_set_integral(m, g) - np.dot(m, grad)))
-    c.note("catalogue lovasz_softmax checked", lov is not None)
     return c.result()

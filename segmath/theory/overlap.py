@@ -198,14 +198,12 @@ def verify_tversky_bounds(seed=0):
     c.error("FP-only prediction: 1 - T = alpha FP / (TP + alpha FP)",
             abs((1 - 10 / (10 + 0.3 * 4 + 0.7 * 0)) - 0.3 * 4 / (10 + 0.3 * 4)))
     tv = catalogue_fn("tversky")
-    if tv is not None:
-        inp = np.zeros((1, 1, 20))
-        inp[0, 0, :14] = 1.0
-        tgt = np.zeros((1, 1, 20))
-        tgt[0, 0, :10] = 1.0
-        val = float(tv(inp, tgt, alpha=0.3, beta=0.7, from_logits=False, smooth=0.0))
-        c.error("catalogue tversky(alpha=0.3 on FP) on TP=10, FP=4", abs(val - 0.3 * 4 / (10 + 0.3 * 4)))
-    c.note("catalogue tversky checked", tv is not None)
+    inp = np.zeros((1, 1, 20))
+    inp[0, 0, :14] = 1.0
+    tgt = np.zeros((1, 1, 20))
+    tgt[0, 0, :10] = 1.0
+    val = float(tv(inp, tgt, alpha=0.3, beta=0.7, from_logits=False, smooth=0.0))
+    c.error("catalogue tversky(alpha=0.3 on FP) on TP=10, FP=4", abs(val - 0.3 * 4 / (10 + 0.3 * 4)))
     return c.result()
 
 
@@ -293,12 +291,9 @@ def verify_soft_dice_gradient_constant(seed=0, p=40):
                  abs(abs(g_fg.mean() / g_bg.mean()) - (s - inter) / inter), 1e-5)
         ce = x - y                                    # BCE gradient wrt logits at probability x
         c.condition("cross-entropy gradient varies within a class", np.ptp(ce[y == 0]) > 1e-3)
-        dice = catalogue_fn("dice")
-        if dice is not None:
-            _, g = torch_grad(dice, x[None, None, :], y[None, None, :], from_logits=False, smooth=0.0)
-            c.error("catalogue dice: |autograd + formula|", np.max(np.abs(g.ravel() + formula)))
+        _, g = torch_grad(catalogue_fn("dice"), x[None, None, :], y[None, None, :], from_logits=False, smooth=0.0)
+        c.error("catalogue dice: |autograd + formula|", np.max(np.abs(g.ravel() + formula)))
     c.error("max |finite differences - 2(y S - I)/S^2|", worst)
-    c.note("catalogue dice checked", catalogue_fn("dice") is not None)
     return c.result()
 
 
@@ -316,8 +311,6 @@ def verify_squared_dice_gradient(seed=0, p=30):
         fd = finite_difference(lambda v: 2 * np.dot(v, g) / ((v ** 2).sum() + (g ** 2).sum()), x)
         c.count(p)
         c.error("max |finite differences - formula|", np.max(np.abs(fd - formula)))
-        if sq is not None:
-            _, gr = torch_grad(sq, x[None, None, :], g[None, None, :], from_logits=False, smooth=0.0)
-            c.error("catalogue squared_dice: |autograd + formula|", np.max(np.abs(gr.ravel() + formula)))
-    c.note("catalogue squared_dice checked", sq is not None)
+        _, gr = torch_grad(sq, x[None, None, :], g[None, None, :], from_logits=False, smooth=0.0)
+        c.error("catalogue squared_dice: |autograd + formula|", np.max(np.abs(gr.ravel() + formula)))
     return c.result()
