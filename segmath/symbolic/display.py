@@ -44,31 +44,32 @@ def _when(form):
     return r"\quad(" + args + ")"
 
 
-def _one(entry, form):
+def _lines(entry, form):
+    """The form's equation, then its statistics' definitions (three per line, to fit a page)."""
     name = entry.id + (f":{form.label}" if form.label else "")
     c = compact(name, 3)
     names = _names(c)
+    tail = _when(form) + (r"\quad\text{(%s)}" % form.label if form.label else "")
     if c.family == "aggregate":
         defs = [f"{names[s]} = \\sum_i {_summand(h, names)}" for s, h in c.stats.items() if h != 1]
-        where = (r",\quad " + r",\ ".join(defs)) if defs else ""
-        return "L = " + _latex(c.expr, names) + where + _when(form)
+        legend = [r",\quad ".join(defs[k:k + 3]) for k in range(0, len(defs), 3)]
+        return ["L = " + _latex(c.expr, names) + tail] + legend
     if c.family == "pixel":
-        body = _latex(c.expr, names)
-        return r"L = \sum_i \ell(p_i, y_i),\quad \ell(p, y) = " + body + _when(form)
+        return [r"L = \sum_i \ell(p_i, y_i),\quad \ell(p, y) = " + _latex(c.expr, names) + tail]
     term = compact(name, 1).expr.subs({sp.Symbol("p_1", positive=True): sp.Symbol("p_c"),
                                         sp.Symbol("y_1", real=True): sp.Symbol("y_c"),
                                         sp.Symbol("w_1", positive=True): sp.Symbol("w_c")})
-    return r"L = \sum_i \sum_c \ell_c(p_{i}, y_{i}),\quad \ell_c = " + _latex(term, names) + _when(form)
+    return [r"L = \sum_i \sum_c \ell_c(p_{i}, y_{i}),\quad \ell_c = " + _latex(term, names) + tail]
 
 
 @functools.lru_cache(maxsize=None)
 def formula(id: str) -> str:
-    """LaTeX of an entry's SymPy forms (one line each, labelled when there are several)."""
+    """LaTeX of an entry's SymPy forms: each form's equation, its statistics, and the arguments
+    under which it holds (a ``gathered`` block when that takes several lines)."""
     entry = _get(id)
-    forms = entry.forms
-    if not forms:
+    if not entry.forms:
         raise ValueError(f"{id!r} has no SymPy form")
-    lines = [_one(entry, f) + (r"\quad\text{(%s)}" % f.label if f.label else "") for f in forms]
+    lines = [line for f in entry.forms for line in _lines(entry, f)]
     if len(lines) == 1:
         return lines[0]
     return "\\begin{gathered}\n" + " \\\\\n".join(lines) + "\n\\end{gathered}"
