@@ -2,7 +2,7 @@
 
 Every loss and metric is written once against the array API and runs on NumPy
 arrays and torch tensors (CPU/CUDA, autograd).  ``segmath.catalogue()`` lists them.
-Submodules ``symbolic``, ``theory``, ``nn`` and ``teaching`` (course material) load on first use.
+Submodules ``symbolic``, ``theory``, ``nn``, ``teaching`` (course material) and ``evaluate`` (folders of files) load on first use.
 """
 import importlib
 
@@ -16,7 +16,7 @@ from .validation import value_checks  # noqa: F401
 
 __version__ = "0.1.0"
 
-_LAZY = ("symbolic", "theory", "nn", "teaching")
+_LAZY = ("symbolic", "theory", "nn", "teaching", "evaluate")
 
 
 def __getattr__(name):

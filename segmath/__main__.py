@@ -3,4 +3,5 @@ import sys
 
 from segmath.evaluate.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":       # importing this module (doctest discovery) must not run the command
+    sys.exit(main())
