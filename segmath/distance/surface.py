@@ -188,7 +188,7 @@ def reduce_table(xp, value, reduction):
     total = xp.sum(xp.where(keep, value, xp.zeros_like(value)))
     if reduction == "sum":
         return total
-    return total / xp.sum(xp.astype(keep, value.dtype))
+    return safe_divide(xp, total, xp.sum(xp.astype(keep, value.dtype)), zero=math.nan)   # all NaN: NaN
 
 
 def percentile_sorted(xp, ordered, n, q):

@@ -29,6 +29,9 @@ def resolve_ndim(mask, spacing, ndim, name="mask"):
     if ndim is None:
         if spacing is not None and (isinstance(spacing, bool) or not isinstance(spacing, numbers.Real)):
             ndim = len(spacing_entries(spacing))   # a string is a TypeError naming spacing
+            if ndim > mask.ndim:
+                raise ValueError(f"spacing has {ndim} entries (one per spatial axis) but {name} has only "
+                                 f"{mask.ndim} dimensions, shape {tuple(mask.shape)}")
         else:
             ndim = min(2, mask.ndim)
     check_scalar(ndim, "ndim", low=1, high=mask.ndim, integer=True)
@@ -43,8 +46,12 @@ def _mask_args(mask, spacing, ndim):
 
 
 def check_finite_mask(mask):
-    """A floating mask must be finite (value checks on): is a NaN element inside or outside?"""
-    if P.namespace(mask).isdtype(mask.dtype, "real floating"):
+    """A mask is real (a complex one has no inside); a floating one must be finite (value checks on):
+    is a NaN element inside or outside?"""
+    xp = P.namespace(mask)
+    if xp.isdtype(mask.dtype, "complex floating"):
+        raise TypeError(f"mask must have a real or bool dtype, got {mask.dtype}")
+    if xp.isdtype(mask.dtype, "real floating"):
         check_scores(mask, "mask")
 
 
