@@ -229,6 +229,8 @@ def weighted_cross_entropy(input, target, *, weight, ignore_index=None, from_log
         >>> round(float(segmath.weighted_cross_entropy(x, y, weight=[1.0, 3.0], normalize="pixels")), 6)
         1.386294
     """
+    if weight is None:   # check_weight reads None as "no weights"; here they are the point
+        raise TypeError("weight is required for weighted_cross_entropy: (C,) class weights, got None")
     pair = make_pair(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index)
     check_choice(normalize, "normalize", ("weight", "pixels"))
     xp = pair.xp
