@@ -8,7 +8,6 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-import segmath
 from segmath import symbolic as S
 from segmath.symbolic.parse import compact, entry_form
 
@@ -69,7 +68,7 @@ def test_focal_gradient_matches_hand_derived_closed_form():
     q = 1 / (1 + np.exp(-z))
     hand = (a * y * (1 - q) ** g * (g * q * np.log(q) + q - 1)
             + (1 - a) * (1 - y) * q ** g * (q - g * (1 - q) * np.log1p(-q)))
-    np.testing.assert_allclose(S.lambdify_gradient("focal", alpha=a, gamma=g)(z, y), hand, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(S.lambdify_gradient("focal:alpha", alpha=a, gamma=g)(z, y), hand, rtol=1e-10, atol=1e-13)
 
 
 def test_dice_compact_gradient_is_textbook_formula():
@@ -105,6 +104,7 @@ def test_gradient_matches_finite_differences(name):
 
 
 @pytest.mark.parametrize("name", AGGREGATES)
+@pytest.mark.slow
 def test_aggregate_gradient_in_probabilities(name):
     rng = np.random.default_rng(3)
     p, y = rng.uniform(0.05, 0.95, 6), rng.uniform(0, 1, 6)
@@ -151,7 +151,7 @@ def test_values_against_torch_and_monai():
     np.testing.assert_allclose(
         S.lambdify_loss("weighted_cross_entropy:binary", weight=(1.0, 3.0))(z, yb).sum(),
         F.binary_cross_entropy_with_logits(zt, yt, pos_weight=torch.tensor(3.0), reduction="sum").item(), rtol=1e-12)
-    np.testing.assert_allclose(S.lambdify_loss("focal", alpha=0.25, gamma=2.0)(z, yb).mean(),
+    np.testing.assert_allclose(S.lambdify_loss("focal:alpha", alpha=0.25, gamma=2.0)(z, yb).mean(),
                                FocalLoss(gamma=2.0, alpha=0.25)(zt, yt).item(), rtol=1e-6)  # MONAI clamps
     np.testing.assert_allclose(S.lambdify_loss("dice", smooth=0.3)(z, yb),
                                DiceLoss(sigmoid=True, smooth_nr=0.3, smooth_dr=0.3)(zt, yt).item(), rtol=1e-10)
@@ -218,7 +218,7 @@ def _sample(rng, family, soft):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("params", ["defaults", "moved"])
+@pytest.mark.parametrize("params", ["defaults", pytest.param("moved", marks=pytest.mark.slow)])
 def test_form_matches_catalogue_autograd(name, params):
     """The catalogue function under the form's ``when`` equals the form, value and gradient.
 
@@ -264,12 +264,16 @@ def test_bad_arguments_raise_clear_errors():
 
 
 def test_parameters_substitute_and_default():
-    expr, syms = S.loss_expr("focal", gamma=2, alpha=sp.Rational(1, 4))
+    expr, syms = S.loss_expr("focal:alpha", gamma=2, alpha=sp.Rational(1, 4))
     assert syms.params["gamma"] not in expr.free_symbols and syms.params["alpha"] not in expr.free_symbols
-    f = S.lambdify_loss("focal", alpha=0.25)     # gamma = 2 from the signature
+    f = S.lambdify_loss("focal:alpha", alpha=0.25)     # gamma = 2 from the signature
     assert f(np.array([0.0]), np.array([1.0]))[0] == pytest.approx(0.25 * 0.25 * np.log(2))
     with pytest.raises(ValueError, match="alpha"):  # alpha=None in the signature: no numeric default
-        S.lambdify_loss("focal")
+        S.lambdify_loss("focal:alpha")
+    # the main form is focal at its defaults (alpha=None): (1 - q)^2 (-log q) at q = 1/2
+    assert S.lambdify_loss("focal")(np.array([0.0]), np.array([1.0]))[0] == pytest.approx(0.25 * np.log(2))
+    assert S.defaults("focal") == {"gamma": 2.0}
+    assert S.defaults("focal_tversky") == {"alpha": 0.3, "beta": 0.7, "exponent": 0.75, "smooth": 1e-5}
     assert "exponent" in S.describe("focal_tversky")
 
 
