@@ -86,6 +86,69 @@ class Pair:
             self._cache["onehot"] = P.one_hot(self.labels, self.num_classes, self.input.dtype)
         return self._cache["onehot"]
 
+    # -- the per-pixel negative log-likelihood: one switch over sigmoid / labels / dense ----------
+
+    def nll_terms(self, pos=None, neg=None):
+        """Per-element negative log-likelihood ``(N, C, S)``.
+
+        Sigmoid: :math:`-[w^+ y\log p + w^- (1-y)\log(1-p)]` per channel (``pos`` = :math:`w^+`,
+        ``neg`` = :math:`w^-`, e.g. a ``pos_weight``; from logits without ``neg`` it is the fused
+        stable form of ``binary_cross_entropy_with_logits``).  Softmax: :math:`-w^+ y\log p`
+        (``neg`` unused).  ``pos``/``neg``: None (1) or arrays broadcasting to ``(N, C, S)``.
+        Ignored pixels are not masked here (the reducers do that).
+        """
+        y = self.target_dense()
+        if self.activation == "sigmoid":
+            if neg is None and self.from_logits:
+                return P.bce_from_logits(self.input, y, pos)
+            wy = y if pos is None else pos * y
+            wn = 1.0 - y if neg is None else neg * (1.0 - y)
+            return -(wy * self.log_prob() + wn * self.log_one_minus_prob())
+        wy = y if pos is None else pos * y
+        return -(wy * self.log_prob())
+
+    def nll(self, pos=None, neg=None):
+        """Per-pixel negative log-likelihood ``(N, S)``: :meth:`nll_terms` summed over channels.
+
+        Softmax with label targets takes the log-probability of the true class by a gather
+        (no float one-hot), with the class weight ``pos`` ``(B, C, 1)`` gathered the same way.
+        """
+        if self.labels is None:
+            return self.xp.sum(self.nll_terms(pos, neg), axis=1)
+        per = (P.ce_from_logits(self.input, self.labels) if self.from_logits
+               else -P.gather_class(self.log_prob(), self.labels))
+        return per if pos is None else per * self.target_weight(pos)
+
+    def target_weight(self, pos, neg=None):
+        """``(N, S)`` weight each pixel's target carries in :meth:`nll`: :math:`\sum_c w^+ y + w^-(1-y)`
+        (sigmoid; ``neg`` None: 1) or :math:`\sum_c w^+ y` (softmax; a gather for labels)."""
+        xp = self.xp
+        if self.labels is not None:
+            return P.gather_class(xp.broadcast_to(pos, self.input.shape), self.labels)
+        y = self.dense
+        if self.activation == "sigmoid":
+            wn = 1.0 - y if neg is None else neg * (1.0 - y)
+            return xp.sum(pos * y + wn, axis=1)
+        return xp.sum(pos * y, axis=1)
+
+    # -- counted pixels: the one pixel counter ---------------------------------------------------
+
+    def counted(self):
+        """``(N, S)`` float: 1 at counted pixels, 0 at ignored ones."""
+        xp = self.xp
+        if self.valid is None:
+            n, _, s = self.input.shape
+            return xp.ones((n, s), dtype=self.input.dtype, device=P.device(self.input))
+        return xp.astype(self.valid, self.input.dtype)
+
+    def count(self):
+        """``(N, 1)`` float: counted pixels per image (from the shape when nothing is ignored)."""
+        xp = self.xp
+        if self.valid is None:
+            return xp.full((self.batch, 1), float(self.input.shape[2]), dtype=self.input.dtype,
+                           device=P.device(self.input))
+        return xp.sum(self.counted(), axis=1, keepdims=True)
+
     def valid_float(self):
         """(N, 1, S) float mask of counted pixels, or None."""
         if self.valid is None:

@@ -13,19 +13,20 @@ __all__ = ["safe_divide", "clip_negative"]
 def safe_divide(xp, num, den, zero=0.0):
     """``num / den`` where ``den != 0``, and ``zero`` where ``den == 0`` exactly.
 
-    NaN or inf in ``num`` or ``den`` propagates.  The division never sees a zero
+    NaN or inf in ``num`` or ``den`` propagates, also where ``den == 0`` (a NaN numerator over
+    an empty count is still NaN: ``num * 0`` keeps it and is 0 for every finite ``num``).  The division never sees a zero
     denominator, so autograd has no inf * 0 to form in the unused branch.
 
     Example:
         >>> import numpy as np
-        >>> safe_divide(np, np.array([1.0, 0.0, 1.0]), np.array([2.0, 0.0, np.nan]), zero=-1.0)
-        array([ 0.5, -1. ,  nan])
+        >>> safe_divide(np, np.array([1.0, 0.0, 1.0, np.nan]), np.array([2.0, 0.0, np.nan, 0.0]), zero=-1.0)
+        array([ 0.5, -1. ,  nan,  nan])
     """
     is_zero = den == 0
     q = num / xp.where(is_zero, xp.ones_like(den), den)
     if zero is None:
         return q
-    return xp.where(is_zero, xp.full_like(q, zero), q)
+    return xp.where(is_zero, num * 0.0 + zero, q)
 
 
 def clip_negative(xp, x):

@@ -52,7 +52,7 @@ def soft_stats(pair: Pair, aggregate: str = "image", *, squares: bool = False, l
         stats = _label_stats(pair, p)
     else:
         y = pair.masked(pair.dense)
-        stats = SoftStats(tp=xp.sum(p * y, axis=2), sp=xp.sum(p, axis=2), sy=xp.sum(y, axis=2), n=_count(pair))
+        stats = SoftStats(tp=xp.sum(p * y, axis=2), sp=xp.sum(p, axis=2), sy=xp.sum(y, axis=2), n=pair.count())
     if squares:
         stats.sp2 = xp.sum(p * p, axis=2)
         stats.sy2 = stats.sy if pair.labels is not None else xp.sum(pair.masked(pair.dense) ** 2, axis=2)
@@ -69,18 +69,9 @@ def soft_stats(pair: Pair, aggregate: str = "image", *, squares: bool = False, l
     return stats
 
 
-def _count(pair: Pair):
-    xp = pair.xp
-    if pair.valid is None:
-        return xp.full((pair.batch, 1), float(pair.input.shape[2]), dtype=pair.input.dtype,
-                       device=P.device(pair.input))
-    return xp.sum(xp.astype(pair.valid, pair.input.dtype), axis=1, keepdims=True)
-
-
 def _label_stats(pair: Pair, p) -> SoftStats:
     xp, c = pair.xp, pair.num_classes
     p_true = P.gather_class(p, pair.labels)              # (N, S), zero at ignored pixels
     tp = P.class_sums(p_true, pair.labels, c)
-    ones = xp.ones_like(p_true) if pair.valid is None else xp.astype(pair.valid, p.dtype)
-    sy = P.class_sums(ones, pair.labels, c)
-    return SoftStats(tp=tp, sp=xp.sum(p, axis=2), sy=P.detach(sy), n=_count(pair))
+    sy = P.class_sums(pair.counted(), pair.labels, c)
+    return SoftStats(tp=tp, sp=xp.sum(p, axis=2), sy=P.detach(sy), n=pair.count())

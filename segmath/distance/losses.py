@@ -21,7 +21,7 @@ from .. import primitives as P
 from ..catalogue import NoForm, register
 from ..inputs import make_pair
 from ..primitives import edt as E, morphology as M, components as CC
-from ..reduce import check_aggregate, class_reduce, pixel_reduce
+from ..reduce import check_aggregate, class_reduce, pixel_mean, pixel_reduce
 from ..validation import check_choice, check_scalar, check_spacing, check_weight
 
 
@@ -71,27 +71,6 @@ def _labels(pair):
     if pair.labels is not None:
         return pair.labels
     return xp.astype(xp.argmax(xp.astype(_class_masks(pair), xp.int8), axis=1), xp.int64)
-
-
-def _per_pixel_ce(pair):
-    """(N, S) cross-entropy of the pair (binary: BCE summed over channels; else -log p_y)."""
-    xp = pair.xp
-    logp = pair.log_prob()
-    if pair.activation == "sigmoid":
-        y = pair.target_dense()
-        return -xp.sum(y * logp + (1.0 - y) * pair.log_one_minus_prob(), axis=1)
-    if pair.labels is not None:
-        return -P.gather_class(logp, pair.labels)
-    return -xp.sum(pair.target_dense() * logp, axis=1)
-
-
-def _valid_mean(pair, per):
-    """Mean over the counted pixels of a (N, C, S) map -> (N, C)."""
-    xp = pair.xp
-    if pair.valid is None:
-        return xp.mean(per, axis=-1)
-    v = pair.valid_float()
-    return xp.sum(per * v, axis=-1) / xp.maximum(xp.sum(v, axis=-1), xp.ones_like(xp.sum(v, axis=-1)))
 
 
 def _hard_prediction(pair):
@@ -167,7 +146,7 @@ def hausdorff_dt(input, target, *, alpha=2.0, spacing=None, weight=None, ignore_
     dq = unsigned_field(pair, _target_masks(pair), spacing)
     dp = unsigned_field(pair, P.detach(pair.prob) > 0.5, spacing)
     per = (pair.prob - q) ** 2 * (dq ** alpha + dp ** alpha)
-    return class_reduce(xp, _valid_mean(pair, per), reduction, w)
+    return class_reduce(xp, pixel_mean(pair, per), reduction, w)
 
 
 # -- the slides' boundary-weighted squared error --------------------------------
@@ -279,7 +258,7 @@ def boundary_loss(input, target, *, spacing=None, convention="kervadec", weight=
                            ignore_index=ignore_index, spacing=spacing)
     w = check_weight(weight, pair.num_classes, pair.input)
     phi = signed_field(pair, _target_masks(pair), spacing, convention)
-    return class_reduce(pair.xp, _valid_mean(pair, phi * pair.prob), reduction, w)
+    return class_reduce(pair.xp, pixel_mean(pair, phi * pair.prob), reduction, w)
 
 
 # -- Caliva et al. ---------------------------------------------------------------
@@ -331,12 +310,10 @@ def distance_penalized_ce(input, target, *, spacing=None, ignore_index=None, fro
     if pair.activation == "sigmoid":
         t = _target_masks(pair)
         phi_in, phi_out = inverted_depth(pair, t, spacing), inverted_depth(pair, ~t, spacing)
-        y = pair.target_dense()
-        logp, log1mp = pair.log_prob(), pair.log_one_minus_prob()
-        per = -xp.sum((1.0 + phi_in + phi_out) * (y * logp + (1.0 - y) * log1mp), axis=1)
+        per = xp.sum((1.0 + phi_in + phi_out) * pair.nll_terms(), axis=1)
     else:
         phi = xp.sum(inverted_depth(pair, _target_masks(pair), spacing), axis=1)   # one region per pixel
-        per = (1.0 + phi) * _per_pixel_ce(pair)
+        per = (1.0 + phi) * pair.nll()
     return pixel_reduce(xp, per, reduction, valid=pair.valid, spatial=pair.spatial)
 
 
@@ -419,7 +396,7 @@ def unet_weighted_ce(input, target, *, w0=10.0, sigma=5.0, weight=None, balance=
                            ignore_index=ignore_index, spacing=spacing)
     w = check_weight(weight, max(2, pair.num_classes), pair.input)
     wmap = unet_weight_map(pair, spacing, w0=w0, sigma=sigma, weight=w, balance=balance)
-    return pixel_reduce(pair.xp, wmap * _per_pixel_ce(pair), reduction, valid=pair.valid, spatial=pair.spatial)
+    return pixel_reduce(pair.xp, wmap * pair.nll(), reduction, valid=pair.valid, spatial=pair.spatial)
 
 
 # -- shape-aware (survey form) ------------------------------------------------------
@@ -482,7 +459,7 @@ def shape_aware(input, target, *, spacing=None, ignore_index=None, from_logits=T
     xp = pair.xp
     gap = P.detach(contour_gap(pair, spacing))                 # (N, K)
     scale = 1.0 + P.take_along(gap, _labels(pair), axis=1)      # coefficient of each pixel's class
-    return pixel_reduce(xp, scale * _per_pixel_ce(pair), reduction, valid=pair.valid, spatial=pair.spatial)
+    return pixel_reduce(xp, scale * pair.nll(), reduction, valid=pair.valid, spatial=pair.spatial)
 
 
 # -- Zhao et al.: correlation-maximised structural similarity ---------------------
@@ -496,9 +473,9 @@ def structural_error(pair, y, p, window, c4):
         g = _grid(pair, v)
         mu = M.box_mean(xp, g, nd, window)
         var = M.box_mean(xp, g * g, nd, window) - mu * mu
-        pos = var > 0
+        flat = var <= 0   # not "var > 0": a NaN variance must stay NaN
         # sqrt has an infinite slope at 0 (flat windows, saturated logits): take 0 there, safely
-        sigma = xp.where(pos, xp.sqrt(xp.where(pos, var, xp.ones_like(var))), xp.zeros_like(var))
+        sigma = xp.where(flat, xp.zeros_like(var), xp.sqrt(xp.where(flat, xp.ones_like(var), var)))
         return _flat(pair, (g - mu + c4) / (sigma + c4))
 
     return xp.abs(standardised(y) - standardised(p))
@@ -558,16 +535,10 @@ def structural_similarity(input, target, *, window=3, beta=0.1, c4=0.01, ignore_
     sel = e * xp.astype(P.detach(e) > beta * top, e.dtype)
     if pair.valid is not None:
         sel = sel * pair.valid_float()
-    logp = pair.log_prob()
-    if pair.activation == "sigmoid":
-        elem = -(y * logp + (1.0 - y) * pair.log_one_minus_prob())
-    else:
-        elem = -y * logp
-    per = xp.sum(sel * elem, axis=1)                                   # (N, S)
-    if reduction == "mean":
-        m = xp.sum(xp.astype(sel > 0, per.dtype))
-        return xp.sum(per) / xp.maximum(m, xp.ones_like(m))
-    return pixel_reduce(xp, per, reduction, spatial=pair.spatial)
+    per = xp.sum(sel * pair.nll_terms(), axis=1)                       # (N, S)
+    # the mean divides by M, the number of selected (pixel, class) pairs
+    chosen = xp.sum(xp.astype(sel > 0, per.dtype), axis=1)
+    return pixel_reduce(xp, per, reduction, norm=chosen, spatial=pair.spatial)
 
 
 # -- Shit et al.: clDice -------------------------------------------------------------

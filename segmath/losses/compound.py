@@ -20,7 +20,8 @@ from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import Aggregate, register
 from ..inputs import make_pair
-from ..reduce import check_aggregate
+from ..numerics import clip_negative, safe_divide
+from ..reduce import check_aggregate, class_reduce, pixel_reduce
 from ..validation import check_array, check_choice, check_scalar, check_weight, value_checks
 from .distribution import binary_cross_entropy, cross_entropy
 from .region import _safe_pow, dice, log_dice
@@ -94,17 +95,6 @@ def bce_dice(input, target, *, lambda_ce=1.0, lambda_dice=1.0, weight=None, igno
 
 # -- Combo ---------------------------------------------------------------------------------
 
-def _n_counted(target, ignore_index, like):
-    """Number of counted pixels (labels) or elements per channel (dense targets), as an array."""
-    xp = P.namespace(like)
-    if ignore_index is None or target.ndim == like.ndim:
-        size = 1
-        for s in (target.shape if target.ndim < like.ndim else (like.shape[0],) + tuple(like.shape[2:])):
-            size *= s
-        return xp.asarray(float(size), dtype=P.float_dtype(like), device=P.device(like))
-    return xp.sum(xp.astype(target != ignore_index, P.float_dtype(like)))
-
-
 def _combo_ce(input, target, beta, weight, ignore_index, from_logits, activation, reduction, sigmoid):
     r"""The :math:`\beta`-weighted cross-entropy :math:`-\mathrm{mean}[\beta y\log p + (1-\beta)(1-y)\log(1-p)]`."""
     if sigmoid:
@@ -121,7 +111,10 @@ def _combo_ce(input, target, beta, weight, ignore_index, from_logits, activation
         w = [a * float(b) for a, b in zip(w, user)]
     total = cross_entropy(input, target, weight=w, ignore_index=ignore_index, from_logits=from_logits,
                           activation=activation, reduction="sum")
-    return total if reduction == "sum" else total / _n_counted(target, ignore_index, input)
+    if reduction == "sum":
+        return total
+    pair = make_pair(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index)
+    return total / pair.xp.sum(pair.count())   # mean over the counted pixels, not over the weights
 
 
 @register("combo", kind="loss", name="Combo loss", example=_example_compound,
@@ -182,9 +175,7 @@ def combo(input, target, *, alpha=0.5, beta=0.5, weight=None, ignore_index=None,
 def _frequency_weights(xp, freq):
     """Wong et al.'s label weights ((sum_k f_k) / f_l)^(1/2); 0 for a label that never occurs."""
     total = xp.sum(freq, axis=0, keepdims=True)
-    present = freq > 0
-    safe = xp.where(present, freq, xp.ones_like(freq))
-    return xp.where(present, xp.sqrt(total / safe), xp.zeros_like(freq))
+    return xp.sqrt(safe_divide(xp, xp.broadcast_to(total, freq.shape), freq))
 
 
 def _element_weights(pair, weight):
@@ -194,15 +185,13 @@ def _element_weights(pair, weight):
         y = pair.masked(pair.dense)                        # (N, C, S); labels {0, 1} per channel
         if weight is not None:
             return xp.broadcast_to(xp.reshape(weight, (1, -1, 1)), y.shape)
-        on = pair.valid_float() if pair.valid is not None else xp.ones_like(y)
         pos = xp.sum(y, axis=(0, 2))
-        freq = xp.stack([xp.sum(on * xp.ones_like(y), axis=(0, 2)) - pos, pos])  # (2, C): label 0, label 1
+        freq = xp.stack([xp.sum(pair.count()) - pos, pos])  # (2, C): label 0, label 1
         w = _frequency_weights(xp, freq)
         return y * w[1][None, :, None] + (1.0 - y) * w[0][None, :, None]
     if weight is None:
         if pair.labels is not None:
-            on = xp.ones_like(pair.input[:, 0, :]) if pair.valid is None else xp.astype(pair.valid, pair.input.dtype)
-            freq = xp.sum(P.class_sums(on, pair.labels, pair.num_classes), axis=0)
+            freq = xp.sum(P.class_sums(pair.counted(), pair.labels, pair.num_classes), axis=0)
         else:
             freq = xp.sum(pair.dense, axis=(0, 2))
         weight = _frequency_weights(xp, freq)
@@ -274,7 +263,6 @@ def exp_log(input, target, *, gamma_dice=0.3, gamma_ce=0.3, lambda_dice=0.8, lam
     pair = make_pair(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index)
     xp = pair.xp
     w = check_weight(weight, pair.num_classes, pair.input)
-    reduce = xp.mean if reduction == "mean" else xp.sum
     with value_checks(False):
         neg_log_d = log_dice(input, target, ignore_index=ignore_index, from_logits=from_logits,
                              activation=activation, smooth=smooth, aggregate=aggregate, reduction="none")
@@ -284,10 +272,9 @@ def exp_log(input, target, *, gamma_dice=0.3, gamma_ce=0.3, lambda_dice=0.8, lam
         else:
             ce = cross_entropy(input, target, ignore_index=ignore_index, from_logits=from_logits,
                                activation=activation, reduction="none")
-    dice_term = reduce(_safe_pow(xp, xp.clip(neg_log_d, 0.0, None), gamma_dice))
+    dice_term = class_reduce(xp, _safe_pow(xp, clip_negative(xp, neg_log_d), gamma_dice), reduction)
     ce = xp.reshape(ce, (ce.shape[0], pair.num_classes, -1) if pair.activation == "sigmoid" else (ce.shape[0], -1))
-    ce_term = xp.sum(_element_weights(pair, w) * _safe_pow(xp, xp.clip(ce, 0.0, None), gamma_ce))
-    if reduction == "mean":
-        count = _n_counted(target, ignore_index, input) * (pair.num_classes if pair.activation == "sigmoid" else 1)
-        ce_term = ce_term / count
+    ce_el = _element_weights(pair, w) * _safe_pow(xp, clip_negative(xp, ce), gamma_ce)
+    # (N, C*S) for sigmoid: label targets (the only ones with ignored pixels) have C = 1 there
+    ce_term = pixel_reduce(xp, xp.reshape(ce_el, (ce_el.shape[0], -1)), reduction, valid=pair.valid)
     return lambda_dice * dice_term + lambda_ce * ce_term

@@ -31,6 +31,7 @@ from .. import primitives as P
 from ..catalogue import Aggregate, NoForm, Pixel, Softmax, register
 from ..inputs import make_pair
 from ..primitives.select import topk_mask
+from ..numerics import safe_divide
 from ..reduce import check_aggregate, class_reduce, pixel_reduce
 from ..validation import check_choice, check_reduction, check_scalar, check_weight
 
@@ -167,11 +168,7 @@ def binary_cross_entropy(input, target, *, weight=None, pos_weight=None, ignore_
     rho = None if rho is None else xp.reshape(rho, (1, -1, 1))
     if from_logits and w is None and pair.valid is None and reduction == "mean":
         return P.bce_from_logits(pair.input, y, rho, reduction="mean")  # the common case, fused
-    if from_logits:
-        per = P.bce_from_logits(pair.input, y, rho)
-    else:
-        rho_y = y if rho is None else rho * y
-        per = -(rho_y * pair.log_prob() + (1.0 - y) * pair.log_one_minus_prob())
+    per = pair.nll_terms(rho)
     if w is not None:
         per = per * xp.reshape(w, (1, -1, 1))
     # (N, C*S): with C = 1 this is (N, S) and the label mask applies directly
@@ -249,8 +246,7 @@ def weighted_cross_entropy(input, target, *, weight, ignore_index=None, from_log
 
 def _inverse(xp, counts):
     """1 / counts, and 0 for absent classes (their weight multiplies no pixel)."""
-    present = counts > 0
-    return xp.where(present, 1.0 / xp.where(present, counts, xp.ones_like(counts)), xp.zeros_like(counts))
+    return safe_divide(xp, xp.ones_like(counts), counts)
 
 
 def _balanced_weights(pair, aggregate):
@@ -260,7 +256,7 @@ def _balanced_weights(pair, aggregate):
     is its own two-class problem (positives vs negatives) and w_pos = n_neg / n, HED's beta.
     """
     xp = pair.xp
-    counted = _counted(pair)
+    counted = pair.counted()
     if pair.labels is not None:
         pos = P.class_sums(counted, pair.labels, pair.num_classes)
     else:
@@ -272,8 +268,8 @@ def _balanced_weights(pair, aggregate):
     if pair.activation == "sigmoid":
         inv_neg = _inverse(xp, n - pos)
         total = inv_pos + inv_neg
-        return _safe_div(xp, inv_pos, total), _safe_div(xp, inv_neg, total)
-    return _safe_div(xp, inv_pos, xp.sum(inv_pos, axis=1, keepdims=True)), None
+        return safe_divide(xp, inv_pos, total), safe_divide(xp, inv_neg, total)
+    return safe_divide(xp, inv_pos, xp.sum(inv_pos, axis=1, keepdims=True)), None
 
 
 def _example_balanced(seed):
@@ -369,8 +365,7 @@ def _focal_softmax(pair, gamma, weight):
     logp = pair.log_prob()
     if pair.labels is not None:
         logp_t = P.gather_class(logp, pair.labels)
-        pixel_weight = None if weight is None else P.gather_class(
-            xp.broadcast_to(weight[None, :, None], pair.input.shape), pair.labels)
+        pixel_weight = None if weight is None else pair.target_weight(weight[None, :, None])
         return -_modulating(xp, logp_t, gamma) * logp_t, pixel_weight
     y = pair.dense if weight is None else pair.dense * xp.reshape(weight, (1, -1, 1))
     return -xp.sum(y * _modulating(xp, logp, gamma) * logp, axis=1), None
@@ -386,7 +381,9 @@ def _example_focal(seed):
 
 @register("focal", kind="loss", name="Focal loss", example=_example_focal,
           references=("lin2017focal",), planned_chapter="05_focal",
-          symbolic=(Pixel("-(alpha*y*(1 - p)**gamma*log(p) + (1 - alpha)*(1 - y)*p**gamma*log(1 - p))"),
+          symbolic=(Pixel("-(y*(1 - p)**gamma*log(p) + (1 - y)*p**gamma*log(1 - p))"),
+                    Pixel("-(alpha*y*(1 - p)**gamma*log(p) + (1 - alpha)*(1 - y)*p**gamma*log(1 - p))",
+                          label="alpha"),
                     Softmax("-y*(1 - p)**gamma*log(p)", label="softmax")),
           theorems=("verify_focal_underconfident",), tags=("soft-target",))
 def focal(input, target, *, gamma=2.0, alpha=None, weight=None, ignore_index=None, from_logits=True,
@@ -510,20 +507,19 @@ def topk_cross_entropy(input, target, *, k=0.1, aggregate="image", weight=None, 
     rows = per if aggregate == "image" else xp.reshape(per, (1, -1))
     # m = ceil(k n) per row, in exact integer arithmetic (k = 0.1, n = 30 must keep 3, not 4)
     k_int = max(round(k * _K_RESOLUTION), 1)
+    key = P.detach(rows)
+    key = xp.where(xp.isnan(key), xp.full_like(key, float("inf")), key)  # a NaN loss is the hardest pixel
     if pair.valid is None:  # same count in every row, known from the shape: a partial selection
-        m = (rows.shape[1] * k_int + _K_RESOLUTION - 1) // _K_RESOLUTION
-        mask = topk_mask(P.detach(rows), m)
-        m = xp.full((rows.shape[0],), float(m), dtype=rows.dtype, device=P.device(rows))
+        mask = topk_mask(key, (rows.shape[1] * k_int + _K_RESOLUTION - 1) // _K_RESOLUTION)
     else:  # counts differ per row and live on the device: rank by sorting, no host sync
         counted = xp.reshape(pair.valid, rows.shape)
         m = (xp.sum(xp.astype(counted, xp.int64), axis=1) * k_int + _K_RESOLUTION - 1) // _K_RESOLUTION
-        mask = topk_mask(xp.where(counted, P.detach(rows), xp.full_like(rows, -float("inf"))), m)
+        mask = topk_mask(xp.where(counted, key, xp.full_like(rows, -float("inf"))), m)
     chosen = xp.where(mask, rows, xp.zeros_like(rows))
     if reduction == "none":
         return xp.reshape(chosen, (pair.batch,) + pair.spatial)
-    if reduction == "sum":
-        return xp.sum(chosen)
-    return xp.mean(_safe_div(xp, xp.sum(chosen, axis=1), xp.astype(m, rows.dtype)))
+    # mask holds exactly m[r] pixels per row: the mean of the chosen ones is sum / sum(mask)
+    return pixel_reduce(xp, chosen, reduction, norm=xp.astype(mask, rows.dtype), per_image=True)
 
 
 # -- sensitivity-specificity --------------------------------------------------
@@ -531,7 +527,7 @@ def topk_cross_entropy(input, target, *, k=0.1, aggregate="image", weight=None, 
 def _squared_errors(pair):
     """Per (image, class): sum (y-p)^2 y, sum (y-p)^2 (1-y), sum y, and the counted pixels (N, 1)."""
     xp, p = pair.xp, pair.prob
-    counted = _counted(pair)
+    counted = pair.counted()
     if pair.labels is not None:
         c, labels = pair.num_classes, pair.labels
         p_t = P.gather_class(p, labels)
@@ -599,5 +595,5 @@ def sensitivity_specificity(input, target, *, r=0.05, smooth=1e-5, weight=None, 
     err_pos, err_neg, sy, n = _squared_errors(pair)
     if aggregate == "batch":
         err_pos, err_neg, sy, n = (xp.sum(t, axis=0, keepdims=True) for t in (err_pos, err_neg, sy, n))
-    loss = r * _safe_div(xp, err_pos, sy + smooth) + (1.0 - r) * _safe_div(xp, err_neg, n - sy + smooth)
+    loss = r * safe_divide(xp, err_pos, sy + smooth) + (1.0 - r) * safe_divide(xp, err_neg, n - sy + smooth)
     return class_reduce(xp, loss, reduction, w)

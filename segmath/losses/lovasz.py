@@ -33,7 +33,8 @@ from .. import primitives as P
 from ..catalogue import NoForm, register
 from ..inputs import make_pair
 from ..primitives.sorting import lovasz_jaccard
-from ..reduce import check_aggregate
+from ..numerics import clip_negative
+from ..reduce import check_aggregate, class_reduce
 from ..validation import check_reduction, check_weight
 
 
@@ -52,35 +53,13 @@ def _extension_table(xp, errors, fg, aggregate):
     return xp.reshape(values, (n if aggregate == "image" else 1, c))
 
 
-def _counted_reduce(xp, table, counted, weight, reduction):
-    """Reduce an (R, C) table over its counted entries (see the module docstring)."""
-    w = xp.astype(counted, table.dtype)
-    if weight is not None:
-        w = w * weight
-    weighted = w * table
-    if reduction == "none":
-        return weighted
-    if reduction == "sum":
-        return xp.sum(weighted)
-    wsum = xp.sum(w, axis=1)
-    has = wsum > 0
-    per_row = xp.sum(weighted, axis=1) / xp.where(has, wsum, xp.ones_like(wsum))
-    rows = xp.sum(xp.astype(has, table.dtype))
-    return xp.sum(per_row) / xp.where(rows > 0, rows, xp.ones_like(rows))
-
-
 def _pooled(xp, table_nc, aggregate):
     return table_nc if aggregate == "image" else xp.sum(table_nc, axis=0, keepdims=True)
 
 
 def _valid_rows(pair, aggregate):
     """(N, 1) or (1, 1) bool: images (or the batch) with at least one counted pixel."""
-    xp = pair.xp
-    if pair.valid is None:
-        return xp.ones((pair.batch if aggregate == "image" else 1, 1), dtype=xp.bool,
-                       device=P.device(pair.input))
-    counts = xp.sum(xp.astype(pair.valid, pair.input.dtype), axis=1, keepdims=True)
-    return _pooled(xp, counts, aggregate) > 0
+    return _pooled(pair.xp, pair.count(), aggregate) > 0
 
 
 # -- Lovász hinge ------------------------------------------------------------------------
@@ -136,10 +115,9 @@ def lovasz_hinge(input, target, *, weight=None, ignore_index=None, aggregate="im
     w = check_weight(weight, pair.num_classes, pair.input)
     fg = pair.masked(pair.dense)
     margins = 1.0 - pair.input * (2.0 * pair.dense - 1.0)
-    errors = pair.masked(xp.where(margins > 0, margins, xp.zeros_like(margins)))
+    errors = pair.masked(clip_negative(xp, margins))   # the hinge; a NaN margin stays NaN
     table = _extension_table(xp, errors, fg, aggregate)
-    counted = xp.broadcast_to(_valid_rows(pair, aggregate), table.shape)
-    return _counted_reduce(xp, table, counted, w, reduction)
+    return class_reduce(xp, table, reduction, w, counted=_valid_rows(pair, aggregate))
 
 
 # -- Lovász-Softmax ----------------------------------------------------------------------
@@ -217,4 +195,4 @@ def lovasz_softmax(input, target, *, classes="present", weight=None, ignore_inde
     table = _extension_table(xp, errors, fg, aggregate)
     present = _pooled(xp, xp.sum(fg, axis=2), aggregate) > 0
     counted = _class_mask(xp, classes, present, pair.num_classes) & _valid_rows(pair, aggregate)
-    return _counted_reduce(xp, table, counted, w, reduction)
+    return class_reduce(xp, table, reduction, w, counted=counted)

@@ -26,6 +26,7 @@ __all__ = ["dice", "log_dice", "squared_dice", "log_cosh_dice", "jaccard", "log_
 from .. import examples as ex
 from ..catalogue import Aggregate, register
 from ..inputs import make_pair
+from ..numerics import clip_negative, safe_divide
 from ..reduce import class_reduce
 from ..stats import soft_stats
 from ..validation import check_choice, check_scalar, check_weight
@@ -61,11 +62,12 @@ def _safe_pow(xp, base, exponent):
     """``base ** exponent`` for ``base >= 0``: exactly 0 at 0 with a finite (zero) gradient there.
 
     ``0 ** e`` with ``0 < e < 1`` has an infinite derivative; the double ``where`` keeps the
-    unused branch away from it so autograd never multiplies inf by 0.
+    unused branch away from it so autograd never multiplies inf by 0.  The test is ``base == 0``
+    (not ``base > 0``), so a NaN base stays NaN.
     """
-    positive = base > 0
-    safe = xp.where(positive, base, xp.ones_like(base))
-    return xp.where(positive, safe ** exponent, xp.zeros_like(base))
+    zero = base == 0
+    safe = xp.where(zero, xp.ones_like(base), base)
+    return xp.where(zero, xp.zeros_like(base), safe ** exponent)
 
 
 def _dice_score(st, smooth):
@@ -419,7 +421,7 @@ def focal_tversky(input, target, *, alpha=0.3, beta=0.7, exponent=0.75, weight=N
                                 ignore_index=ignore_index, weight=weight, smooth=smooth, aggregate=aggregate)
     xp = pair.xp
     base = 1.0 - _tversky_index(st, alpha, beta, smooth)
-    loss = _safe_pow(xp, xp.clip(base, 0.0, None), exponent)
+    loss = _safe_pow(xp, clip_negative(xp, base), exponent)   # rounding can leave 1 - T at -1e-17
     return class_reduce(xp, loss, reduction, w)
 
 
@@ -433,11 +435,8 @@ def _gdl_weights(xp, sy, weight_type):
     replaced by the largest finite weight of the same row (MONAI's policy)."""
     if weight_type == "uniform":
         return xp.ones_like(sy)
-    present = sy > 0
-    safe = xp.where(present, sy, xp.ones_like(sy))
-    w = 1.0 / (safe * safe if weight_type == "square" else safe)
-    w = xp.where(present, w, xp.zeros_like(w))
-    return xp.where(present, w, xp.max(w, axis=1, keepdims=True))
+    w = safe_divide(xp, xp.ones_like(sy), sy * sy if weight_type == "square" else sy)
+    return xp.where(sy == 0, xp.max(w, axis=1, keepdims=True), w)
 
 
 @register("generalized_dice", kind="loss", name="Generalised Dice loss", example=_example_region_ignore,
