@@ -139,7 +139,7 @@ class ConfusionState:
         matrix = self._as_tensor(torch, self.matrix, (self.num_classes, self.num_classes), device)
         dist.all_reduce(matrix)
         out = ConfusionState(self.num_classes, per_image=self.per_image, **self.options)
-        out._ndim = self._ndim
+        out._ndim, out._guard = self._ndim, self._guard   # the guard stays local: no extra collective
         out.matrix, out._dtype = matrix, self._dtype if self._dtype is not None else torch.get_default_dtype()
         if self.per_image:
             out._images = [_all_gather_rows(torch, dist, self._local_images(torch, device))]
@@ -178,7 +178,7 @@ class ConfusionState:
             raise ValueError("the state is empty: call update(input, target) first")
         xp = P.namespace(self.matrix)
         # the spatial rank (not the sizes, which may vary by batch) lets a spacing be checked
-        rank = (None,) * self._ndim
+        rank = () if self._ndim is None else (None,) * self._ndim
         if aggregate == "dataset":
             return replace(counts_from_matrix(xp, self.matrix[None, ...], self._dtype), spatial=rank)
         if not self.per_image:
