@@ -208,7 +208,7 @@ def _example_exp_log(seed):
 
 
 @register("exp_log", kind="loss", name="Exponential logarithmic loss", example=_example_exp_log,
-          references=("wong20183d",), planned_chapter="05_focal",
+          references=("wong20183d",), chapter="05_focal",
           symbolic=Aggregate("lambda_dice*(-log((2*I + smooth)/(S_p + S_y + smooth)))**gamma_dice"
                              " + lambda_ce*(sqrt(n/S_y)*sum_i(y*(-(y*log(p) + (1 - y)*log(1 - p)))**gamma_ce)"
                              " + sqrt(n/(n - S_y))*sum_i((1 - y)*(-(y*log(p) + (1 - y)*log(1 - p)))**gamma_ce))/n"),

@@ -380,7 +380,7 @@ def _example_focal(seed):
 
 
 @register("focal", kind="loss", name="Focal loss", example=_example_focal,
-          references=("lin2017focal",), planned_chapter="05_focal",
+          references=("lin2017focal",), chapter="05_focal",
           symbolic=(Pixel("-(y*(1 - p)**gamma*log(p) + (1 - y)*p**gamma*log(1 - p))"),
                     Pixel("-(alpha*y*(1 - p)**gamma*log(p) + (1 - alpha)*(1 - y)*p**gamma*log(1 - p))",
                           label="alpha"),
@@ -458,7 +458,7 @@ def _example_topk(seed):
 
 
 @register("topk_cross_entropy", kind="loss", name="Top-k (OHEM) cross-entropy", example=_example_topk,
-          references=("shrivastava2016training", "wu2016bridging", "isensee2021nnunet"), planned_chapter="05_focal",
+          references=("shrivastava2016training", "wu2016bridging", "isensee2021nnunet"), chapter="05_focal",
           formula=r"L = \frac{1}{\lceil k|\Omega|\rceil}\sum_{i \in \mathrm{top}_{k}} \ell_i,\quad "
                   r"\ell_i = -w_{y_i}\log p_{i,y_i}",
           symbolic=NoForm("the mean over the ceil(k n) largest per-pixel cross-entropies: a selection (sort) of the "

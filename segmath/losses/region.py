@@ -369,7 +369,7 @@ def _example_focal_tversky(seed):
 
 
 @register("focal_tversky", kind="loss", name="Focal Tversky loss", example=_example_focal_tversky,
-          references=("abraham2019novel", "salehi2017tversky"), planned_chapter="05_focal",
+          references=("abraham2019novel", "salehi2017tversky"), chapter="05_focal",
           symbolic=Aggregate("(1 - (TP + smooth)/(TP + alpha*FP + beta*FN + smooth))**exponent"),
           theorems=("verify_tversky_bounds",), tags=("soft-target",))
 def focal_tversky(input, target, *, alpha=0.3, beta=0.7, exponent=0.75, weight=None, ignore_index=None,
