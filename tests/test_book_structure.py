@@ -17,7 +17,7 @@ import yaml
 from tools import book as _book
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = ["01_counts", "02_balanced", "03_imbalanced", "04_overlap"]
+CHAPTERS = ["01_counts", "02_balanced", "03_imbalanced", "04_overlap", "05_focal"]
 THEOREM_KINDS = ("theorem", "proposition", "lemma", "corollary")
 BRIEF_VERIFICATIONS = (  # every verify function the chapters 1-4 must show and assert
     "verify_dice_jaccard_bijection", "verify_dice_jaccard_bounds", "verify_soft_dice_jaccard_algebra",
@@ -130,6 +130,7 @@ def test_citations_and_references_resolve():
         labels |= set(re.findall(r"^:label: (\S+)", text, flags=re.M))
         labels |= set(re.findall(r"^\(([\w-]+)\)=\s*$", text, flags=re.M))
         labels |= set(re.findall(r"^\$\$ \(([\w-]+)\)\s*$", text, flags=re.M))
+        labels |= set(re.findall(r"^    name: (fig-[\w-]+)\s*$", text, flags=re.M))  # mystnb figures
     for name, text in texts.items():
         for group in re.findall(r"\{(?:foot)?cite(?::[pt])?\}`([^`]*)`", text):
             for key in group.split(","):
