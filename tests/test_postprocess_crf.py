@@ -244,3 +244,26 @@ def test_nan_propagates_without_value_checks():
     with segmath.value_checks(False):
         q = dense_crf(unary, image, method="exact")
     assert np.isnan(q).any()
+
+
+@pytest.mark.parametrize("method, normalization", [("permutohedral", "none"), ("permutohedral", "symmetric"),
+                                                   ("exact", "none")])
+def test_no_host_synchronisation_in_the_iterations(monkeypatch, method, normalization):
+    """The mean-field loop calls nothing that copies a tensor to the host or reads a value on it."""
+    from segmath.postprocess import crf
+    unary, img, _ = _scene(14, 8, 9)
+    u, f = torch.from_numpy(unary), torch.from_numpy(img)
+    args = crf._validate(u, f, 3, 1.0, 2.0, 1.0, 4.0, 20.0, np.eye(2), None, method, normalization)
+    kernels = crf._build_kernels(crf.P.namespace(u), u, f, args)
+    mu = torch.from_numpy(1.0 - np.eye(2))
+    expected = dense_crf(u, f, n_iter=3, w_spatial=1.0, theta_gamma=2.0, w_bilateral=1.0, theta_alpha=4.0,
+                         theta_beta=20.0, compat=mu, method=method, normalization=normalization)
+
+    def forbidden(*a, **k):
+        raise AssertionError("host synchronisation inside the mean-field iterations")
+    for name in ("item", "tolist", "numpy", "cpu", "__bool__", "__int__", "__float__", "__index__", "nonzero"):
+        monkeypatch.setattr(torch.Tensor, name, forbidden)
+    monkeypatch.setattr(np, "asarray", forbidden)
+    q = crf.mean_field(crf.P.namespace(u), u, kernels, mu, 3)
+    monkeypatch.undo()
+    np.testing.assert_allclose(q.numpy(), expected.numpy(), atol=1e-12)

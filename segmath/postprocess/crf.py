@@ -95,6 +95,11 @@ def dense_crf(unary, image, *, n_iter=5, w_spatial=3.0, theta_gamma=3.0, w_bilat
     mu = args["compat"]
     if mu is not None:
         mu = xp.asarray(P.to_numpy(mu) if P.is_numpy(mu) else mu, dtype=dtype, device=P.device(u))
+    return mean_field(xp, u, kernels, mu, n_iter)
+
+
+def mean_field(xp, u, kernels, mu, n_iter):
+    """The iterations: array operations only (no host synchronisation; tested by forbidding them)."""
     q = P.softmax(u, axis=1)
     for _ in range(n_iter):
         q = P.softmax(u - _pairwise(xp, q, kernels, mu), axis=1)
