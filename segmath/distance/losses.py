@@ -20,6 +20,7 @@ from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import NoForm, register
 from ..inputs import make_pair
+from ..losses.args import BOUNDARY_ARGS
 from ..primitives import edt as E, morphology as M, components as CC
 from ..reduce import check_aggregate, class_reduce, pixel_mean, pixel_reduce
 from ..validation import check_choice, check_scalar, check_spacing, check_weight
@@ -109,6 +110,7 @@ def unsigned_field(pair, mask, spacing):
           symbolic=NoForm("weights are distance transforms of the target and of the thresholded prediction "
                           "(minima over pixels, piecewise constant in the input); no closed form in p, y"),
           theorems=("verify_dt_hausdorff_convex_nested", "verify_dt_hausdorff_counterexample"))
+@BOUNDARY_ARGS.fill
 def hausdorff_dt(input, target, *, alpha=2.0, spacing=None, weight=None, ignore_index=None, from_logits=True,
                  activation=None, reduction="mean"):
     r"""Karimi & Salcudean's one-sided Hausdorff loss from distance transforms.
@@ -122,10 +124,8 @@ def hausdorff_dt(input, target, *, alpha=2.0, spacing=None, weight=None, ignore_
     gives a zero map.  Errors far from both boundaries cost most.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
+        {args}
         alpha: exponent :math:`\alpha` (2 in the paper).
-        spacing: voxel size for the distances.
         weight: per-class weights for the class mean.
         ignore_index: label excluded from the mean (its pixels count as background for the maps).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (the ``(N, C)`` table).
@@ -164,6 +164,7 @@ def label_boundary(pair):
           formula=r"L = \sum_{i}\sum_{k} (1 - \tilde D_i)^\alpha (P_{ik} - Y_{ik})^2",
           symbolic=NoForm("squared error weighted by a normalised distance transform of the target (a minimum "
                           "over pixels); no closed form in p, y"))
+@BOUNDARY_ARGS.fill
 def boundary_distance_mse(input, target, *, alpha=2.0, spacing=None, ignore_index=None, from_logits=True,
                           activation=None, reduction="mean"):
     r"""Squared error weighted by closeness to the target's boundaries (the course slides' form).
@@ -178,11 +179,8 @@ def boundary_distance_mse(input, target, *, alpha=2.0, spacing=None, ignore_inde
     ``reduction="sum"`` is the slides' sum; ``"mean"`` divides by the number of pixels.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
+        {args}
         alpha: exponent on the weight.
-        spacing: voxel size for the distances.
-        ignore_index: label excluded from the loss.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)``).
 
     Example:
@@ -224,6 +222,7 @@ def signed_field(pair, mask, spacing, convention):
           symbolic=NoForm("linear in p with the target's signed distance map as coefficients: the map is an exact "
                           "Euclidean distance transform of y (a minimum over pixels), not a closed form in p, y"),
           theorems=("verify_boundary_loss_identity",))
+@BOUNDARY_ARGS.fill
 def boundary_loss(input, target, *, spacing=None, convention="kervadec", weight=None, ignore_index=None,
                   from_logits=True, activation=None, reduction="mean"):
     r"""Kervadec et al.'s boundary loss: the prediction integrated against the target's signed distance.
@@ -238,9 +237,7 @@ def boundary_loss(input, target, *, spacing=None, convention="kervadec", weight=
     loss (Dice), as the paper does.  A class absent from (or filling) the image gives 0.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
-        spacing: voxel size for the distances.
+        {args}
         convention: ``"kervadec"`` or ``"exact"`` (see :func:`segmath.signed_distance`).
         weight: per-class weights (``[0, 1, ...]``: foreground classes only, as the paper).
         ignore_index: label excluded from the mean.
@@ -278,6 +275,7 @@ def inverted_depth(pair, masks, spacing):
           formula=r"L = -\frac{1}{|\Omega|}\sum_i (1 + \Phi_i) \log p_{i, y_i}",
           symbolic=NoForm("cross-entropy weighted by 1 + an inverted, normalised distance map of the target "
                           "(a minimum over pixels); no closed form in p, y"))
+@BOUNDARY_ARGS.fill
 def distance_penalized_ce(input, target, *, spacing=None, ignore_index=None, from_logits=True, activation=None,
                           reduction="mean"):
     r"""Cross-entropy weighted by ``1 + Φ``, Φ an inverted, normalised distance map of the target.
@@ -292,9 +290,7 @@ def distance_penalized_ce(input, target, *, spacing=None, ignore_index=None, fro
     the channel's foreground and background regions.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
-        spacing: voxel size for the distances.
+        {args}
         ignore_index: label excluded from the loss and the mean.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)``).
 
@@ -355,6 +351,7 @@ def unet_weight_map(pair, spacing, *, w0, sigma, weight, balance):
                   r"w = w_c + w_0 \exp\!\big(-\tfrac{(d_1 + d_2)^2}{2\sigma^2}\big)",
           symbolic=NoForm("cross-entropy weighted by class balance plus exp(-(d_1 + d_2)^2 / 2 sigma^2), d_k distances "
                           "to the nearest and second-nearest objects of the target: no closed form in p, y"))
+@BOUNDARY_ARGS.fill
 def unet_weighted_ce(input, target, *, w0=10.0, sigma=5.0, weight=None, balance=True, spacing=None,
                      ignore_index=None, from_logits=True, activation=None, reduction="mean"):
     r"""Cross-entropy with U-Net's weight map, which stresses the thin gaps between touching objects.
@@ -371,13 +368,10 @@ def unet_weighted_ce(input, target, *, w0=10.0, sigma=5.0, weight=None, balance=
     constant.  ``reduction="mean"`` divides by the number of pixels.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
+        {args}
         w0, sigma: border weight and width (10 and 5 pixels in the paper; ``sigma`` in units of spacing).
         weight: fixed per-class weights :math:`w_c` (``C`` entries; 2 for a binary input).
         balance: per-image class balancing when ``weight`` is None.
-        spacing: voxel size for the distances.
-        ignore_index: label excluded from the loss.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)``).
 
     Example:
@@ -424,6 +418,7 @@ def contour_gap(pair, spacing):
           formula=r"L = -\frac{1}{|\Omega|}\sum_i (1 + E_{y_i}) \log p_{i, y_i},\ E_k = D(\hat C_k, C_k)",
           symbolic=NoForm("cross-entropy scaled by the mean point-to-contour distance between the predicted and "
                           "target contours: contours and distances are piecewise constant in the input"))
+@BOUNDARY_ARGS.fill
 def shape_aware(input, target, *, spacing=None, ignore_index=None, from_logits=True, activation=None,
                 reduction="mean"):
     r"""Cross-entropy scaled by the average point-to-curve distance of the predicted contour.
@@ -441,10 +436,7 @@ def shape_aware(input, target, *, spacing=None, ignore_index=None, from_logits=T
     pixels of true class :math:`k` (binary: classes background and foreground).
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
-        spacing: voxel size for the distances.
-        ignore_index: label excluded from the loss.
+        {args}
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)``).
 
     Example:
@@ -488,6 +480,7 @@ def structural_error(pair, y, p, window, c4):
                   r"f_{ic} = [e_{ic} > \beta \max e]",
           symbolic=NoForm("windowed local means and variances with a data-dependent mask f = [e > beta max e]: "
                           "a max over pixels, piecewise in the input; no closed form in p, y per pixel or in sums"))
+@BOUNDARY_ARGS.fill
 def structural_similarity(input, target, *, window=3, beta=0.1, c4=0.01, ignore_index=None, from_logits=True,
                           activation=None, reduction="mean"):
     r"""Zhao et al.'s structural similarity loss: CE re-weighted where local correlation is low.
@@ -507,12 +500,10 @@ def structural_similarity(input, target, *, window=3, beta=0.1, c4=0.01, ignore_
     (:math:`C_4 = 0.01`, :math:`\beta = 0.1`) as summarised in Jadon's survey.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
+        {args}
         window: odd box width for the local statistics.
         beta: selection threshold relative to the largest error.
         c4: stabilising constant :math:`C_4`.
-        ignore_index: label excluded from the loss.
         reduction: ``"mean"`` (divide by :math:`M`), ``"sum"`` or ``"none"`` (``(N, *spatial)``).
 
     Example:
@@ -586,6 +577,7 @@ def soft_skeleton(xp, x, nd, iterations):
                   r"T_{prec} = \frac{\sum S_P Y + s}{\sum S_P + s},\ T_{sens} = \frac{\sum S_Y P + s}{\sum S_Y + s}",
           symbolic=NoForm("soft skeletons by iterated min/max pooling of p and y: piecewise in the input (which "
                           "neighbour attains each min or max changes); no closed form in p, y"))
+@BOUNDARY_ARGS.fill
 def cldice(input, target, *, iterations=3, smooth=1.0, alpha=None, weight=None, from_logits=True,
            activation=None, aggregate="image", reduction="mean"):
     r"""Soft clDice: Dice of each mask's soft skeleton against the other mask (topology-aware).
@@ -602,8 +594,7 @@ def cldice(input, target, *, iterations=3, smooth=1.0, alpha=None, weight=None, 
     the batch), then ``weight``.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.
+        {args}
         iterations: skeleton iterations (3 in the paper's code; about the largest radius).
         smooth: :math:`s`.
         alpha: None (clDice only) or the clDice share of the soft-Dice + clDice mix.

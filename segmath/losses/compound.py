@@ -20,6 +20,7 @@ from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import Aggregate, register
 from ..inputs import make_pair
+from .args import COMPOUND_ARGS
 from ..numerics import clip_negative, safe_divide
 from ..reduce import check_aggregate, class_reduce, pixel_reduce
 from ..validation import check_array, check_choice, check_scalar, check_weight, value_checks
@@ -49,6 +50,7 @@ def _example_compound(seed):
           references=("jadon2020survey", "milletari2016vnet"), chapter="04_overlap",
           symbolic=Aggregate("lambda_ce*sum_i(-(y*log(p) + (1 - y)*log(1 - p)))/n"
                              " + lambda_dice*(1 - (2*I + smooth)/(S_p + S_y + smooth))"), tags=("soft-target",))
+@COMPOUND_ARGS.fill
 def bce_dice(input, target, *, lambda_ce=1.0, lambda_dice=1.0, weight=None, ignore_index=None, from_logits=True,
              activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
     r"""(Binary) cross-entropy plus soft Dice loss (the U-Net practice; MONAI's ``DiceCELoss``).
@@ -60,15 +62,11 @@ def bce_dice(input, target, *, lambda_ce=1.0, lambda_dice=1.0, weight=None, igno
     and ``aggregate`` to the Dice term.  Both terms are :math:`\ge 0`.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        {args}
         lambda_ce: weight of the cross-entropy term (>= 0).
         lambda_dice: weight of the Dice term (>= 0).
         weight: per-class weights ``(C,)`` for both terms.
-        ignore_index: label value excluded from both terms.
         smooth: Dice smoothing (empty policy of :mod:`segmath.losses.region`).
-        aggregate: Dice aggregation, ``"image"`` or ``"batch"``.
-        reduction: ``"mean"`` or ``"sum"``.
 
     Example:
         >>> import numpy as np, segmath
@@ -122,6 +120,7 @@ def _combo_ce(input, target, beta, weight, ignore_index, from_logits, activation
           symbolic=Aggregate("alpha*sum_i(-(beta*y*log(p) + (1 - beta)*(1 - y)*log(1 - p)))/n"
                              " + (1 - alpha)*(1 - (2*I + smooth)/(S_p + S_y + smooth))"),
           tags=("soft-target",))
+@COMPOUND_ARGS.fill
 def combo(input, target, *, alpha=0.5, beta=0.5, weight=None, ignore_index=None, from_logits=True,
           activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Combo loss (Taghanaki et al. 2019): a :math:`\beta`-weighted cross-entropy plus Dice.
@@ -142,15 +141,11 @@ def combo(input, target, *, alpha=0.5, beta=0.5, weight=None, ignore_index=None,
     for the others, averaged over the counted pixels (for ``C = 2`` this is the binary formula).
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        {args}
         alpha: weight of the cross-entropy term, in [0, 1].
         beta: weight of the positive (foreground) part of the cross-entropy, in (0, 1).
         weight: extra per-class weights ``(C,)`` for both terms.
-        ignore_index: label value excluded from both terms.
         smooth: Dice smoothing.
-        aggregate: Dice aggregation, ``"image"`` or ``"batch"``.
-        reduction: ``"mean"`` or ``"sum"``.
 
     Example:
         >>> import numpy as np, segmath
@@ -213,6 +208,7 @@ def _example_exp_log(seed):
                              " + lambda_ce*(sqrt(n/S_y)*sum_i(y*(-(y*log(p) + (1 - y)*log(1 - p)))**gamma_ce)"
                              " + sqrt(n/(n - S_y))*sum_i((1 - y)*(-(y*log(p) + (1 - y)*log(1 - p)))**gamma_ce))/n"),
           tags=("soft-target",))
+@COMPOUND_ARGS.fill
 def exp_log(input, target, *, gamma_dice=0.3, gamma_ce=0.3, lambda_dice=0.8, lambda_ce=0.2, weight=None,
             ignore_index=None, from_logits=True, activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Exponential logarithmic loss (Wong et al., MICCAI 2018).
@@ -235,17 +231,13 @@ def exp_log(input, target, *, gamma_dice=0.3, gamma_ce=0.3, lambda_dice=0.8, lam
     The expectation :math:`\mathbb{E}_i` is the plain mean over the counted pixels (elements).
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        {args}
         gamma_dice: exponent :math:`\gamma_D > 0` of the Dice term.
         gamma_ce: exponent :math:`\gamma_{CE} > 0` of the cross-entropy term.
         lambda_dice: weight of the Dice term (>= 0).
         lambda_ce: weight of the cross-entropy term (>= 0).
         weight: fixed label weights :math:`w_l` ``(C,)`` (default: from the batch frequencies).
-        ignore_index: label value excluded from both terms.
         smooth: Dice smoothing.
-        aggregate: Dice aggregation, ``"image"`` or ``"batch"``.
-        reduction: ``"mean"`` or ``"sum"``.
 
     Example:
         >>> import numpy as np, segmath

@@ -30,6 +30,7 @@ from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import Aggregate, NoForm, Pixel, Softmax, register
 from ..inputs import make_pair
+from .args import DISTRIBUTION_ARGS
 from ..primitives.select import topk_mask
 from ..numerics import safe_divide
 from ..reduce import check_aggregate, class_reduce, pixel_reduce
@@ -84,6 +85,7 @@ def _example_ce(seed):
           references=("long2015fully",), chapter="02_balanced",
           symbolic=Softmax("-y*log(p)"),
           theorems=("verify_log_loss_proper",), tags=("soft-target",))
+@DISTRIBUTION_ARGS.fill
 def cross_entropy(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
                   reduction="mean"):
     r"""Pixel-wise cross-entropy.
@@ -94,11 +96,11 @@ def cross_entropy(input, target, *, weight=None, ignore_index=None, from_logits=
     Soft targets ``(N, C, *spatial)`` give :math:`-\sum_c y_{ic} \log p_{ic}`.
 
     Args:
+        {args}
         input: ``(N, C, *spatial)`` logits (or probabilities with ``from_logits=False``).
         target: ``(N, *spatial)`` int labels or ``(N, C, *spatial)`` per-class values in [0, 1].
         weight: optional per-class weights ``(C,)``; with labels the mean is normalised by
             :math:`\sum_i w_{y_i}` as in ``torch.nn.functional.cross_entropy``.
-        ignore_index: label value excluded from the loss and the normaliser.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)``).
 
     Example:
@@ -130,6 +132,7 @@ def _example_bce(seed):
           references=("jadon2020survey",), chapter="02_balanced",
           symbolic=Pixel("-(y*log(p) + (1 - y)*log(1 - p))"),
           theorems=("verify_log_loss_proper",), tags=("binary", "multi-label", "soft-target"))
+@DISTRIBUTION_ARGS.fill
 def binary_cross_entropy(input, target, *, weight=None, pos_weight=None, ignore_index=None, from_logits=True,
                          activation="sigmoid", reduction="mean"):
     r"""Binary cross-entropy with a sigmoid on every channel (binary or multi-label).
@@ -142,6 +145,7 @@ def binary_cross_entropy(input, target, *, weight=None, pos_weight=None, ignore_
     :math:`(1-y)\,x + (\rho y + 1 - y)\,\mathrm{softplus}(-x)` (as torch does), finite for any logit.
 
     Args:
+        {args}
         input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``); ``C = 1`` is
             binary, ``C >= 2`` multi-label.
         target: ``(N, *spatial)`` labels in {0, 1} (``C = 1`` only) or ``(N, C, *spatial)`` values in
@@ -191,6 +195,7 @@ def _example_wce(seed):
                     Pixel("-(weight[1]*y*log(p) + weight[0]*(1 - y)*log(1 - p))", label="binary",
                           per_class=("weight",))),
           theorems=("verify_weighted_ce_threshold",), tags=("soft-target",))
+@DISTRIBUTION_ARGS.fill
 def weighted_cross_entropy(input, target, *, weight, ignore_index=None, from_logits=True, activation=None,
                            normalize="weight", reduction="mean"):
     r"""Class-weighted cross-entropy :math:`-\sum_i \sum_k w_k\, y_{ik} \log p_{ik}`.
@@ -211,10 +216,8 @@ def weighted_cross_entropy(input, target, *, weight, ignore_index=None, from_log
     at :math:`\frac12` becomes :math:`\eta > w_0/(w_0+w_1)` (``segmath.theory.verify_weighted_ce_threshold``).
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        {args}
         weight: required, ``(C,)`` class weights (``(2,)`` = (negative, positive) for sigmoid).
-        ignore_index: label value excluded from the loss and the normaliser.
         normalize: ``"weight"`` (weighted mean, default) or ``"pixels"`` (divide by the counted pixels).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)`` weighted per-pixel loss).
 
@@ -286,6 +289,7 @@ def _example_balanced(seed):
           symbolic=Aggregate("-((1 - S_y/n)*sum_i(y*log(p)) + S_y/n*sum_i((1 - y)*log(1 - p)))",
                              when={"reduction": "sum"}, soft_target=False),
           theorems=("verify_weighted_ce_threshold",), tags=("soft-target",))
+@DISTRIBUTION_ARGS.fill
 def balanced_cross_entropy(input, target, *, ignore_index=None, from_logits=True, activation=None,
                            aggregate="batch", reduction="mean"):
     r"""Cross-entropy with class weights :math:`w_k \propto 1/\pi_k` from the target's class frequencies.
@@ -309,8 +313,7 @@ def balanced_cross_entropy(input, target, *, ignore_index=None, from_logits=True
     The weights are computed on the input's device from the target and carry no gradient.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        {args}
         ignore_index: label value excluded from the frequencies, the loss and the normaliser.
         aggregate: ``"batch"`` (frequencies and mean pooled over the batch, default) or ``"image"``
             (per image, as HED, then the mean over images).
@@ -386,6 +389,7 @@ def _example_focal(seed):
                           label="alpha"),
                     Softmax("-y*(1 - p)**gamma*log(p)", label="softmax")),
           theorems=("verify_focal_underconfident",), tags=("soft-target",))
+@DISTRIBUTION_ARGS.fill
 def focal(input, target, *, gamma=2.0, alpha=None, weight=None, ignore_index=None, from_logits=True,
           activation=None, reduction="mean"):
     r"""Focal loss (Lin et al. 2017): cross-entropy scaled by :math:`(1-p_t)^\gamma`.
@@ -412,14 +416,12 @@ def focal(input, target, *, gamma=2.0, alpha=None, weight=None, ignore_index=Non
     over channels too, here channels are summed); MONAI's softmax ``alpha`` sequence is ``weight`` here.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        {args}
         gamma: focusing exponent :math:`\gamma \ge 0` (2 in Lin et al.).
         alpha: sigmoid only: :math:`\alpha_t = \alpha` for positives and :math:`1-\alpha` for negatives
             (Lin et al. use 0.25); ``None`` means :math:`\alpha_t = 1`.  For softmax use ``weight``.
         weight: per-class weights ``(C,)``; as in :func:`cross_entropy`, with softmax and labels the
             mean is normalised by :math:`\sum_i w_{y_i}`, otherwise they only rescale.
-        ignore_index: label value excluded from the loss and the normaliser.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)``).
 
     Example:
@@ -464,6 +466,7 @@ def _example_topk(seed):
           symbolic=NoForm("the mean over the ceil(k n) largest per-pixel cross-entropies: a selection (sort) of the "
                           "pixels, piecewise in the input; on the selected pixels it is cross_entropy's form"),
           tags=("soft-target",))
+@DISTRIBUTION_ARGS.fill
 def topk_cross_entropy(input, target, *, k=0.1, aggregate="image", weight=None, ignore_index=None,
                        from_logits=True, activation=None, reduction="mean"):
     r"""Online hard-example mining: the mean cross-entropy of the hardest fraction ``k`` of the pixels.
@@ -479,8 +482,7 @@ def topk_cross_entropy(input, target, *, k=0.1, aggregate="image", weight=None, 
     gradient flows through the selected :math:`\ell_i`.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        {args}
         k: fraction of counted pixels kept, in (0, 1] (resolved to 1e-6); 0.1 as in nnU-Net.
         aggregate: ``"image"`` or ``"batch"`` (see above).
         weight: per-class weights ``(C,)`` multiplying each pixel's loss before the ranking.
@@ -556,6 +558,7 @@ def _example_ss(seed):
           references=("brosch2015deep",), chapter="03_imbalanced",
           symbolic=Aggregate("r*E_1/(S_y + smooth) + (1 - r)*E_0/(n - S_y + smooth)"),
           tags=("soft-target",))
+@DISTRIBUTION_ARGS.fill
 def sensitivity_specificity(input, target, *, r=0.05, smooth=1e-5, weight=None, ignore_index=None,
                             from_logits=True, activation=None, aggregate="image", reduction="mean"):
     r"""Sensitivity-specificity loss (Brosch et al. 2015), per image and class.
@@ -571,11 +574,9 @@ def sensitivity_specificity(input, target, *, r=0.05, smooth=1e-5, weight=None, 
     (its numerator is 0), and 0/0 is read as 0 even with ``smooth=0``.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        {args}
         r: weight of the sensitivity term in [0, 1] (0.05 by default).
         smooth: ``s`` above, ``>= 0``.
-        weight: per-class weights ``(C,)`` for the class mean.
         ignore_index: label value excluded from every sum.
         aggregate: ``"image"`` (per image, then mean) or ``"batch"`` (sums pooled over the batch).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (the ``(N, C)`` or ``(1, C)`` table).

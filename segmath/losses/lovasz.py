@@ -32,6 +32,7 @@ from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import NoForm, register
 from ..inputs import make_pair
+from .args import LOSS_ARGS
 from ..primitives.sorting import lovasz_jaccard
 from ..numerics import clip_negative
 from ..reduce import check_aggregate, class_reduce
@@ -77,6 +78,7 @@ def _example_hinge(seed):
           symbolic=NoForm("Lovász extension of the Jaccard loss: piecewise linear in the sorted hinge errors "
                           "(the order changes with the input); no closed form per pixel or in pixel sums"),
           theorems=("verify_jaccard_submodular", "verify_lovasz_convex_closure"), tags=("binary", "multi-label"))
+@LOSS_ARGS.fill
 def lovasz_hinge(input, target, *, weight=None, ignore_index=None, aggregate="image", reduction="mean"):
     r"""Lovász hinge loss (Berman et al. 2018, after Yu & Blaschko): binary Jaccard surrogate on logits.
 
@@ -92,6 +94,7 @@ def lovasz_hinge(input, target, *, weight=None, ignore_index=None, aggregate="im
     (:math:`\Delta_J = 1` for every non-empty :math:`M`), so false positives are penalised.
 
     Args:
+        {args}
         input: ``(N, C, *spatial)`` logits (scores; the hinge needs the margin, not probabilities).
         target: ``(N, *spatial)`` labels in {0, 1} (``C = 1``) or ``(N, C, *spatial)`` 0/1 values.
         weight: per-channel weights ``(C,)`` for the channel mean.
@@ -152,6 +155,7 @@ def _example_softmax(seed):
           symbolic=NoForm("Lovász extension of the Jaccard loss: piecewise linear in the sorted errors |y - p| "
                           "(the order changes with the input); no closed form per pixel or in pixel sums"),
           theorems=("verify_jaccard_submodular", "verify_lovasz_convex_closure"), tags=("3d",))
+@LOSS_ARGS.fill
 def lovasz_softmax(input, target, *, classes="present", weight=None, ignore_index=None, from_logits=True,
                    activation=None, aggregate="image", reduction="mean"):
     r"""Lovász-Softmax loss (Berman et al. 2018): the Lovász extension of each class's Jaccard loss.
@@ -165,13 +169,13 @@ def lovasz_softmax(input, target, *, classes="present", weight=None, ignore_inde
     :math:`O(S \log S)` per row.
 
     Args:
+        {args}
         input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``; Berman's
             function takes probabilities).  ``C = 1`` is binary (sigmoid, the channel is the
             foreground) and ``activation="sigmoid"`` multi-label.
         target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` hard 0/1 targets.
         classes: ``"present"`` (default: classes present in the target of that image, or of the batch
             for ``aggregate="batch"``), ``"all"``, or a list of class ids to average over.
-        weight: per-class weights ``(C,)`` for the class mean.
         ignore_index: label value excluded from the loss.
         aggregate: ``"image"`` (per image, then the mean over images: Berman's ``per_image=True``)
             or ``"batch"`` (pixels pooled over the batch: his default ``per_image=False``).

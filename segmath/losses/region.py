@@ -26,6 +26,7 @@ __all__ = ["dice", "log_dice", "squared_dice", "log_cosh_dice", "jaccard", "log_
 from .. import examples as ex
 from ..catalogue import Aggregate, register
 from ..inputs import make_pair
+from .args import REGION_ARGS
 from ..numerics import clip_negative, safe_divide
 from ..reduce import class_reduce
 from ..stats import soft_stats
@@ -86,6 +87,7 @@ def _neg_log_ratio(xp, num, den):
           symbolic=Aggregate("1 - (2*I + smooth)/(S_p + S_y + smooth)"),
           theorems=("verify_soft_dice_gradient_constant", "verify_dice_jaccard_bijection"),
           tags=("soft-target",))
+@REGION_ARGS.fill
 def dice(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
          smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Soft Dice loss, per image and class.
@@ -94,8 +96,7 @@ def dice(input, target, *, weight=None, ignore_index=None, from_logits=True, act
               = 1 - \frac{2\sum_i p_{ic} y_{ic} + s}{\sum_i p_{ic} + \sum_i y_{ic} + s}
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        {args}
         weight: per-class weights ``(C,)`` for the class mean (0 drops a class, e.g. background).
         smooth: ``s`` above; the empty policy (see module docstring).
         aggregate: ``"image"`` (per image, then mean) or ``"batch"`` (counts pooled over the batch).
@@ -117,6 +118,7 @@ def dice(input, target, *, weight=None, ignore_index=None, from_logits=True, act
           references=("wong20183d", "jadon2020survey"), chapter="04_overlap",
           symbolic=Aggregate("-log((2*I + smooth)/(S_p + S_y + smooth))"),
           theorems=("verify_dice_jaccard_bijection",), tags=("soft-target",))
+@REGION_ARGS.fill
 def log_dice(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
              smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Negative log of the soft Dice coefficient (the slides' form of the Dice loss).
@@ -130,13 +132,9 @@ def log_dice(input, target, *, weight=None, ignore_index=None, from_logits=True,
     it stays finite whenever ``smooth > 0``.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
-        weight: per-class weights ``(C,)`` for the class mean.
-        ignore_index: label value excluded from every sum.
+        {args}
         smooth: ``s`` above (the empty policy of the module docstring: an empty class predicted empty
             costs 0).
-        aggregate: ``"image"`` or ``"batch"``.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (the ``(N, C)`` table).
 
     Example:
@@ -157,6 +155,7 @@ def log_dice(input, target, *, weight=None, ignore_index=None, from_logits=True,
           references=("milletari2016vnet", "jadon2020survey"), chapter="04_overlap",
           symbolic=Aggregate("1 - (2*I + smooth)/(Q_p + Q_y + smooth)"),
           theorems=("verify_soft_dice_gradient_constant",), tags=("soft-target",))
+@REGION_ARGS.fill
 def squared_dice(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
                  smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Soft Dice with squared denominators (Milletari et al., V-Net 2016; "sDice" in the slides).
@@ -168,13 +167,7 @@ def squared_dice(input, target, *, weight=None, ignore_index=None, from_logits=T
     is no longer constant within a class.  Same as MONAI ``DiceLoss(squared_pred=True)``.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
-        weight: per-class weights ``(C,)`` for the class mean.
-        ignore_index: label value excluded from every sum.
-        smooth: ``s`` above (module empty policy).
-        aggregate: ``"image"`` or ``"batch"``.
-        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        {args}
 
     Example:
         >>> import numpy as np, segmath
@@ -193,6 +186,7 @@ def squared_dice(input, target, *, weight=None, ignore_index=None, from_logits=T
           references=("jadon2020survey",), chapter="04_overlap",
           symbolic=Aggregate("log(cosh(1 - (2*I + smooth)/(S_p + S_y + smooth)))"),
           tags=("soft-target",))
+@REGION_ARGS.fill
 def log_cosh_dice(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
                   smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Log-cosh of the soft Dice loss (Jadon 2020).
@@ -204,13 +198,8 @@ def log_cosh_dice(input, target, *, weight=None, ignore_index=None, from_logits=
     \approx [0, 0.434]` and the minimisers are those of the Dice loss.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
-        weight: per-class weights ``(C,)`` for the class mean.
-        ignore_index: label value excluded from every sum.
+        {args}
         smooth: Dice smoothing (module empty policy).
-        aggregate: ``"image"`` or ``"batch"``.
-        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
 
     Example:
         >>> import numpy as np, segmath
@@ -231,6 +220,7 @@ def log_cosh_dice(input, target, *, weight=None, ignore_index=None, from_logits=
           references=("rahman2016optimizing", "jadon2020survey"), chapter="04_overlap",
           symbolic=Aggregate("1 - (I + smooth)/(S_p + S_y - I + smooth)"),
           theorems=("verify_dice_jaccard_bijection", "verify_jaccard_submodular"), tags=("soft-target",))
+@REGION_ARGS.fill
 def jaccard(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
             smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Soft Jaccard (IoU) loss, per image and class.
@@ -243,14 +233,9 @@ def jaccard(input, target, *, weight=None, ignore_index=None, from_logits=True, 
     ``smooth = s'/2``.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        {args}
         target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets (for soft
             targets prefer :func:`jaccard_metric`, which is minimised at the target).
-        weight: per-class weights ``(C,)`` for the class mean.
-        ignore_index: label value excluded from every sum.
-        smooth: ``s`` above (module empty policy).
-        aggregate: ``"image"`` or ``"batch"``.
-        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
 
     Example:
         >>> import numpy as np, segmath
@@ -269,6 +254,7 @@ def jaccard(input, target, *, weight=None, ignore_index=None, from_logits=True, 
           references=("rahman2016optimizing",), chapter="04_overlap",
           symbolic=Aggregate("-log((I + smooth)/(S_p + S_y - I + smooth))"),
           theorems=("verify_dice_jaccard_bijection",), tags=("soft-target",))
+@REGION_ARGS.fill
 def log_jaccard(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
                 smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Negative log of the soft Jaccard index (the slides' IoU loss).
@@ -279,13 +265,7 @@ def log_jaccard(input, target, *, weight=None, ignore_index=None, from_logits=Tr
     logs (finite whenever ``smooth > 0``).
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
-        weight: per-class weights ``(C,)`` for the class mean.
-        ignore_index: label value excluded from every sum.
-        smooth: ``s`` above (module empty policy).
-        aggregate: ``"image"`` or ``"batch"``.
-        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+        {args}
 
     Example:
         >>> import numpy as np, segmath
@@ -321,6 +301,7 @@ def _example_tversky(seed):
           references=("salehi2017tversky",), chapter="04_overlap",
           symbolic=Aggregate("1 - (TP + smooth)/(TP + alpha*FP + beta*FN + smooth)"),
           theorems=("verify_tversky_bounds",), tags=("soft-target",))
+@REGION_ARGS.fill
 def tversky(input, target, *, alpha=0.3, beta=0.7, weight=None, ignore_index=None, from_logits=True,
             activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Tversky loss (Salehi et al. 2017).
@@ -338,16 +319,11 @@ def tversky(input, target, *, alpha=0.3, beta=0.7, weight=None, ignore_index=Non
     :func:`dice` with ``smooth`` doubled (:math:`(2TP + 2s)/(2TP + FP + FN + 2s)`).
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        {args}
         alpha: weight of the false positives (>= 0).
         beta: weight of the false negatives (>= 0).
-        weight: per-class weights ``(C,)`` for the class mean.
-        ignore_index: label value excluded from every sum.
         smooth: ``s`` above (module empty policy; an absent class predicted with mass ``P`` costs
             :math:`\alpha P / (\alpha P + s)`).
-        aggregate: ``"image"`` or ``"batch"``.
-        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
 
     Example:
         >>> import numpy as np, segmath
@@ -372,6 +348,7 @@ def _example_focal_tversky(seed):
           references=("abraham2019novel", "salehi2017tversky"), chapter="05_focal",
           symbolic=Aggregate("(1 - (TP + smooth)/(TP + alpha*FP + beta*FN + smooth))**exponent"),
           theorems=("verify_tversky_bounds",), tags=("soft-target",))
+@REGION_ARGS.fill
 def focal_tversky(input, target, *, alpha=0.3, beta=0.7, exponent=0.75, weight=None, ignore_index=None,
                   from_logits=True, activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Focal Tversky loss (Abraham & Khan 2019): the Tversky loss raised to a power, per class.
@@ -395,17 +372,12 @@ def focal_tversky(input, target, *, alpha=0.3, beta=0.7, exponent=0.75, weight=N
     zero (finite) gradient, although :math:`d(1-T)^q/dT` is infinite there for :math:`q < 1`.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        {args}
         alpha: weight of the false positives (>= 0).
         beta: weight of the false negatives (>= 0).
         exponent: :math:`q > 0`; 1 gives :func:`tversky`.
         weight: per-class weights ``(C,)`` for the class mean (Abraham & Khan sum over classes:
             ``reduction="sum"`` for one image).
-        ignore_index: label value excluded from every sum.
-        smooth: ``s`` above (module empty policy).
-        aggregate: ``"image"`` or ``"batch"``.
-        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
 
     Example:
         >>> import numpy as np, segmath
@@ -443,6 +415,7 @@ def _gdl_weights(xp, sy, weight_type):
           references=("sudre2017generalised",), planned_chapter="08_multiclass",
           symbolic=Aggregate("1 - (2*I/S_y**2 + smooth)/((S_p + S_y)/S_y**2 + smooth)"),
           theorems=("verify_dice_jaccard_bijection",), tags=("soft-target",))
+@REGION_ARGS.fill
 def generalized_dice(input, target, *, weight_type="square", weight=None, ignore_index=None, from_logits=True,
                      activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Generalised Dice loss (Sudre et al. 2017): one Dice over all classes with class weights.
@@ -461,13 +434,10 @@ def generalized_dice(input, target, *, weight_type="square", weight=None, ignore
     absent (possible only with ``ignore_index``) the weights are 0 and the loss is 0.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
+        {args}
         weight_type: ``"square"`` | ``"simple"`` | ``"uniform"``.
         weight: optional extra per-class factors ``(C,)`` multiplying :math:`w_{nc}` (0 drops a class).
-        ignore_index: label value excluded from every sum.
         smooth: ``s`` above.
-        aggregate: ``"image"`` or ``"batch"``.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (the ``(N, 1)`` or ``(1, 1)`` table).
 
     Example:
@@ -506,6 +476,7 @@ def _example_jml(seed):
           symbolic=(Aggregate("1 - (S_p + S_y - L_1 + 2*smooth)/(S_p + S_y + L_1 + 2*smooth)", when={"variant": "jml1"}),
                     Aggregate("1 - (I + smooth)/(I + L_1 + smooth)", label="jml2", when={"variant": "jml2"})),
           theorems=("verify_jml_metric",), tags=("soft-target",))
+@REGION_ARGS.fill
 def jaccard_metric(input, target, *, variant="jml1", weight=None, ignore_index=None, from_logits=True,
                    activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Jaccard metric loss (Wang, Ning & Blaschko, NeurIPS 2023): soft Jaccard that accepts soft labels.
@@ -522,14 +493,9 @@ def jaccard_metric(input, target, *, variant="jml1", weight=None, ignore_index=N
     a hard mask instead.  The :math:`\ell_1` term uses :func:`segmath.stats.soft_stats` (``l1``).
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        {args}
         target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` soft targets in [0, 1].
         variant: ``"jml1"`` (default, the :math:`\ell_1` form above) or ``"jml2"``.
-        weight: per-class weights ``(C,)`` for the class mean.
-        ignore_index: label value excluded from every sum.
-        smooth: ``s`` above (module empty policy).
-        aggregate: ``"image"`` or ``"batch"``.
-        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
 
     Example:
         >>> import numpy as np, segmath
@@ -556,6 +522,7 @@ def jaccard_metric(input, target, *, variant="jml1", weight=None, ignore_index=N
           references=("wang2023dice",), planned_chapter="07_soft_labels",
           symbolic=Aggregate("1 - (S_p + S_y - L_1 + smooth)/(S_p + S_y + smooth)"),
           theorems=("verify_dml_semimetric",), tags=("soft-target",))
+@REGION_ARGS.fill
 def dice_semimetric(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
                     smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Dice semimetric loss (Wang et al., MICCAI 2023): soft Dice that accepts soft labels.
@@ -568,13 +535,8 @@ def dice_semimetric(input, target, *, weight=None, ignore_index=None, from_logit
     ``smooth`` doubled, because smp's intersection is :math:`(\|p\|_1 + \|y\|_1 - \|p - y\|_1)/2`.
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        {args}
         target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` soft targets in [0, 1].
-        weight: per-class weights ``(C,)`` for the class mean.
-        ignore_index: label value excluded from every sum.
-        smooth: ``s`` above (module empty policy).
-        aggregate: ``"image"`` or ``"batch"``.
-        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
 
     Example:
         >>> import numpy as np, segmath
@@ -596,6 +558,7 @@ def dice_semimetric(input, target, *, weight=None, ignore_index=None, from_logit
           references=("abhishek2021matthews",), chapter="04_overlap",
           symbolic=Aggregate("1 - (TP*TN - FP*FN + smooth)/sqrt((TP + FP)*(TP + FN)*(TN + FP)*(TN + FN) + smooth)"),
           tags=("soft-target",))
+@REGION_ARGS.fill
 def mcc_loss(input, target, *, weight=None, ignore_index=None, from_logits=True, activation=None,
              smooth=1e-5, aggregate="image", reduction="mean"):
     r"""One minus the soft Matthews correlation coefficient (Abhishek & Hamarneh 2021), per class.
@@ -613,13 +576,9 @@ def mcc_loss(input, target, *, weight=None, ignore_index=None, from_logits=True,
     :math:`\approx 1` (MCC :math:`\approx 0`, "no better than chance").
 
     Args:
-        input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``).
-        target: ``(N, *spatial)`` labels or ``(N, C, *spatial)`` one-hot / soft targets.
-        weight: per-class weights ``(C,)`` for the class mean.
+        {args}
         ignore_index: label value excluded from every count.
         smooth: ``s`` above.
-        aggregate: ``"image"`` or ``"batch"``.
-        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
 
     Example:
         >>> import numpy as np, segmath
