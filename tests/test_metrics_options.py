@@ -234,3 +234,14 @@ def test_assd_definitions_are_monai_pooled_and_medpy_mean_of_directed():
     assert np.isclose(float(segmath.assd(p, y, num_classes=2, definition="mean_directed")), np.mean(directed),
                       rtol=1e-6)
     assert not np.isclose(sym, np.mean(directed), rtol=1e-2)   # the case tells the two apart
+
+
+def test_confusion_matrix_with_nan_scores_and_checks_off():
+    """The documented exception: integer counts cannot hold NaN; a normalised matrix is NaN."""
+    x, y = case(9)
+    x[0, 2, 1, 1] = np.nan
+    with value_checks(False):
+        counts = segmath.confusion_matrix(x, y)
+        rates = segmath.confusion_matrix(x, y, normalize="true")
+    assert counts.dtype.kind == "i" and counts.sum() == y.size
+    assert np.isnan(rates).all()
