@@ -28,7 +28,8 @@ REQUIRED = {
     "verify_balanced_gaussian_dice": "", "verify_soft_dice_hard_labels_topk": "", "verify_soft_dice_volume_bias": "",
     "verify_focal_inverse": "S12", "verify_temperature_scaling": "", "verify_focal_tversky_transform": "",
     "verify_loose_statements": "",
-    "verify_mean_field_update": "S30", "verify_mean_field_convergence": "S31", "verify_rof_disk": "S33",
+    "verify_mean_field_update": "S30", "verify_mean_field_convergence": "S31", "verify_filtered_messages": "S32",
+    "verify_rof_disk": "S33",
     "verify_coarea": "S34", "verify_thresholding_theorem": "S35", "verify_chambolle_step": "S36",
 }
 NAMES = [t.name for t in theory.VERIFICATIONS]
@@ -184,3 +185,15 @@ def test_docstring_examples():
     for module in (theory, closed_forms, segmath.symbolic):
         failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert failures == 0, module.__name__
+
+
+def test_wrong_focal_inverse_and_focal_tversky_are_caught(monkeypatch):
+    from segmath.theory import focal as focal_checks
+    monkeypatch.setattr(focal_checks, "focal_posterior", lambda q, gamma: np.asarray(q, float))
+    assert not theory.verify_focal_inverse().passed
+    monkeypatch.undo()
+    tversky = segmath.get("tversky").fn
+    monkeypatch.setattr(focal_checks, "catalogue_fn",
+                        lambda id: (lambda x, y, exponent=0.75, **kw: tversky(x, y, **kw) ** 0.5)
+                        if id == "focal_tversky" else tversky)
+    assert not theory.verify_focal_tversky_transform().passed

@@ -52,7 +52,9 @@ class Verification:
                 f"<p style='margin:0'>{sid}{html.escape(self.claim)}</p>"
                 f"<p style='margin:0;color:{colour}'><b>{mark}</b>: {self.cases} cases, worst error "
                 f"{self.worst_error:.3g} (tolerance {self.tolerance:.3g})</p>"
-                f"<table style='font-size:90%'>{rows}</table></div>")
+                # the sub-checks fold away: one summary line, the table on demand
+                f"<details><summary style='cursor:pointer'>{len(self.details)} sub-checks</summary>"
+                f"<table style='font-size:90%'>{rows}</table></details></div>")
 
     def assert_passed(self):
         """Raise :class:`VerificationError` (an ``AssertionError``) with the report unless passed."""
