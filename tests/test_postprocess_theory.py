@@ -30,6 +30,12 @@ def test_mean_field_convergence_catches_a_wrong_update(monkeypatch):
     assert not T.verify_mean_field_convergence().passed
 
 
+def test_filtered_messages_catch_a_wrong_spatial_filter(monkeypatch):
+    from segmath.postprocess import crf
+    monkeypatch.setattr(crf, "TRUNCATE", 2.0)        # taps cut at 2 standard deviations: no longer exact
+    assert not T.verify_filtered_messages().passed
+
+
 def test_rof_disk_catches_an_unconverged_or_wrong_solver(monkeypatch):
     monkeypatch.setattr(T, "rof_dual_fista", lambda f, w, n, iso=True: (0.9 * f, 0.0))
     assert not T.verify_rof_disk().passed
@@ -78,7 +84,7 @@ def test_total_variation_by_hand():
 
 def test_registered_with_chapters():
     names = {t.name: t for t in theory.VERIFICATIONS}
-    for name in ("verify_mean_field_update", "verify_mean_field_convergence"):
+    for name in ("verify_mean_field_update", "verify_mean_field_convergence", "verify_filtered_messages"):
         assert names[name].chapter == "12_crf"
     for name in ("verify_rof_disk", "verify_coarea", "verify_thresholding_theorem", "verify_chambolle_step"):
         assert names[name].chapter == "13_variational"

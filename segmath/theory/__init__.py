@@ -31,8 +31,9 @@ from .overlap import (verify_aggregation_changes_ranking, verify_dice_jaccard_bi
                       verify_tversky_bounds)
 from .distance import (verify_boundary_loss_identity, verify_dt_hausdorff_convex_nested,  # noqa: F401
                        verify_dt_hausdorff_counterexample)
-from .postprocess import (verify_chambolle_step, verify_coarea, verify_mean_field_convergence,  # noqa: F401
-                          verify_mean_field_update, verify_rof_disk, verify_thresholding_theorem)
+from .postprocess import (verify_chambolle_step, verify_coarea, verify_filtered_messages,  # noqa: F401
+                          verify_mean_field_convergence, verify_mean_field_update, verify_rof_disk,
+                          verify_thresholding_theorem)
 from .result import Verification, VerificationError  # noqa: F401
 from .soft_labels import verify_dml_semimetric, verify_jml_metric, verify_jml_soft_label_optimum  # noqa: F401
 from .imbalance import (verify_balanced_gaussian_dice, verify_ece_bias_bound,  # noqa: F401
@@ -98,6 +99,7 @@ VERIFICATIONS = (
     _t("", "05_focal", verify_loose_statements, "Loose statements made precise"),
     _t("S30", "12_crf", verify_mean_field_update, "The dense-CRF mean-field update; Potts 1-I acts as -I"),
     _t("S31", "12_crf", verify_mean_field_convergence, "Sequential mean field never increases the free energy"),
+    _t("S32", "12_crf", verify_filtered_messages, "Filtered messages against brute force"),
     _t("S33", "13_variational", verify_rof_disk, "ROF on a disk"),
     _t("S34", "13_variational", verify_coarea, "The coarea formula for anisotropic TV"),
     _t("S35", "13_variational", verify_thresholding_theorem, "The thresholding theorem"),
