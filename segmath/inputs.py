@@ -89,7 +89,7 @@ class Pair:
     # -- the per-pixel negative log-likelihood: one switch over sigmoid / labels / dense ----------
 
     def nll_terms(self, pos=None, neg=None):
-        """Per-element negative log-likelihood ``(N, C, S)``.
+        r"""Per-element negative log-likelihood ``(N, C, S)``.
 
         Sigmoid: :math:`-[w^+ y\log p + w^- (1-y)\log(1-p)]` per channel (``pos`` = :math:`w^+`,
         ``neg`` = :math:`w^-`, e.g. a ``pos_weight``; from logits without ``neg`` it is the fused
@@ -108,7 +108,7 @@ class Pair:
         return -(wy * self.log_prob())
 
     def nll(self, pos=None, neg=None):
-        """Per-pixel negative log-likelihood ``(N, S)``: :meth:`nll_terms` summed over channels.
+        r"""Per-pixel negative log-likelihood ``(N, S)``: :meth:`nll_terms` summed over channels.
 
         Softmax with label targets takes the log-probability of the true class by a gather
         (no float one-hot), with the class weight ``pos`` ``(B, C, 1)`` gathered the same way.
@@ -120,7 +120,7 @@ class Pair:
         return per if pos is None else per * self.target_weight(pos)
 
     def target_weight(self, pos, neg=None):
-        """``(N, S)`` weight each pixel's target carries in :meth:`nll`: :math:`\sum_c w^+ y + w^-(1-y)`
+        r"""``(N, S)`` weight each pixel's target carries in :meth:`nll`: :math:`\sum_c w^+ y + w^-(1-y)`
         (sigmoid; ``neg`` None: 1) or :math:`\sum_c w^+ y` (softmax; a gather for labels)."""
         xp = self.xp
         if self.labels is not None:

@@ -1,8 +1,10 @@
 """Distance transforms, surface metrics and boundary-aware losses (chapter 09_boundaries)."""
-from . import boundary_metrics, losses, surface, transforms
-from .boundary_metrics import *  # noqa: F401,F403
-from .losses import *  # noqa: F401,F403
-from .surface import *  # noqa: F401,F403
-from .transforms import *  # noqa: F401,F403
+from .boundary_metrics import boundary_f1, boundary_iou
+from .losses import (boundary_distance_mse, boundary_loss, cldice, distance_penalized_ce, hausdorff_dt,
+                     shape_aware, structural_similarity, unet_weighted_ce)
+from .surface import assd, hausdorff, hd95, nsd
+from .transforms import boundary, edt, signed_distance
 
-__all__ = transforms.__all__ + surface.__all__ + boundary_metrics.__all__ + losses.__all__
+__all__ = ["edt", "signed_distance", "boundary", "hausdorff", "hd95", "assd", "nsd", "boundary_iou", "boundary_f1",
+           "hausdorff_dt", "boundary_distance_mse", "boundary_loss", "distance_penalized_ce", "unet_weighted_ce",
+           "shape_aware", "structural_similarity", "cldice"]

@@ -5,16 +5,13 @@ All count metrics share one sufficient statistic, the per-image confusion matrix
 and image aggregation (:mod:`.average`).  :class:`ConfusionState` streams them over
 batches and processes.  Calibration metrics (:mod:`.calibration`) work on probabilities.
 """
-from .agreement import *  # noqa: F401,F403
-from .agreement import __all__ as _agreement
-from .calibration import *  # noqa: F401,F403
-from .calibration import __all__ as _calibration
-from .confusion import *  # noqa: F401,F403
-from .confusion import __all__ as _confusion
-from .overlap import *  # noqa: F401,F403
-from .overlap import __all__ as _overlap
-from .rates import *  # noqa: F401,F403
-from .rates import __all__ as _rates
-from .state import ConfusionState  # noqa: F401
+from .agreement import cohen_kappa, mcc
+from .calibration import brier_score, expected_calibration_error
+from .confusion import confusion_matrix
+from .overlap import dice_score, fbeta_score, fw_iou, iou, mean_iou, volume_difference
+from .rates import balanced_accuracy, mean_accuracy, pixel_accuracy, precision, recall, specificity
+from .state import ConfusionState
 
-__all__ = [*_confusion, *_overlap, *_rates, *_agreement, *_calibration, "ConfusionState"]
+__all__ = ["confusion_matrix", "iou", "mean_iou", "fw_iou", "dice_score", "fbeta_score", "volume_difference",
+           "precision", "recall", "specificity", "pixel_accuracy", "mean_accuracy", "balanced_accuracy", "mcc",
+           "cohen_kappa", "expected_calibration_error", "brier_score", "ConfusionState"]
