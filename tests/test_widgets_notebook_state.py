@@ -41,3 +41,17 @@ def test_clean_removes_widget_state_and_keeps_the_rest():
     assert tool.widget_state(out) == []
     assert out["metadata"] == {"kernelspec": {"name": "k"}}
     assert [o.get("data", o.get("text")) for o in out["cells"][0]["outputs"]] == [{"text/plain": "HBox()"}, "hello\n"]
+
+
+def test_nbval_markers_are_exact():
+    """nbval honours a marker only when the comment is exactly the marker: ``# NBVAL_IGNORE_OUTPUT  (why)``
+    is silently ignored, so the reason goes on the next line."""
+    markers = {"NBVAL_IGNORE_OUTPUT", "NBVAL_CHECK_OUTPUT", "NBVAL_RAISES_EXCEPTION", "NBVAL_SKIP", "PYTEST_VALIDATE_IGNORE_OUTPUT"}
+    bad = []
+    for path in NOTEBOOKS:
+        for i, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            for line in "".join(cell["source"]).splitlines():
+                comment = line.strip().lstrip("#").strip() if line.strip().startswith("#") else ""
+                if comment.startswith(("NBVAL", "PYTEST_VALIDATE")) and comment not in markers:
+                    bad.append(f"{path.name} cell {i}: {line.strip()!r}")
+    assert not bad, bad
