@@ -21,26 +21,15 @@ LOSS_ARGS = ArgDocs(
 )
 
 #: the region losses: a ratio of soft counts per image and class (segmath.losses.region)
-REGION_ARGS = LOSS_ARGS.extend(
-    smooth="``s`` above (module empty policy).",
-    aggregate='``"image"`` or ``"batch"``.',
-)
+REGION_ARGS = LOSS_ARGS.extend(smooth="``s`` above (module empty policy).", aggregate='``"image"`` or ``"batch"``.')
 
 #: the per-pixel losses (segmath.losses.distribution)
-DISTRIBUTION_ARGS = LOSS_ARGS.extend(
-    ignore_index="label value excluded from the loss and the normaliser.",
-)
+DISTRIBUTION_ARGS = LOSS_ARGS.extend(ignore_index="label value excluded from the loss and the normaliser.")
 
 #: the compound losses (segmath.losses.compound): a cross-entropy term plus a region term
-COMPOUND_ARGS = LOSS_ARGS.extend(
-    ignore_index="label value excluded from both terms.",
-    aggregate='Dice aggregation, ``"image"`` or ``"batch"``.',
-    reduction='``"mean"`` or ``"sum"``.',
-)
+COMPOUND_ARGS = LOSS_ARGS.extend(ignore_index="label value excluded from both terms.", reduction='``"mean"`` or ``"sum"``.',
+                                 aggregate='Dice aggregation, ``"image"`` or ``"batch"``.')
 
 #: the boundary- and distance-aware losses (segmath.distance.losses): hard targets, distances
-BOUNDARY_ARGS = LOSS_ARGS.extend(
-    target="``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.",
-    spacing="voxel size for the distances.",
-    ignore_index="label excluded from the loss.",
-)
+BOUNDARY_ARGS = LOSS_ARGS.extend(target="``(N, *spatial)`` labels or hard ``(N, C, *spatial)`` masks.",
+                                 spacing="voxel size for the distances.", ignore_index="label excluded from the loss.")
