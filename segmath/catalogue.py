@@ -14,7 +14,7 @@ KINDS = ("loss", "metric", "transform")
 
 # -- SymPy forms, as text: parsed by segmath.symbolic on demand (no SymPy import here) --------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # compared and hashed by identity: ``when`` is a dict
 class Form:
     """The SymPy form of a catalogue function, written in SymPy syntax.
 
@@ -34,7 +34,7 @@ class Form:
     soft_target: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Pixel(Form):
     r"""Per-pixel binary loss in ``p`` (probability; :math:`\sigma(z)` from logits) and target ``y``.
 
@@ -45,7 +45,7 @@ class Pixel(Form):
     when: dict = field(default_factory=lambda: {"reduction": "sum"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Softmax(Form):
     """Per-pixel softmax loss: ``text`` is the term of one class in ``p``, ``y`` (and per-class
     parameters, which stand for that class's value), summed over the classes."""
@@ -53,7 +53,7 @@ class Softmax(Form):
     when: dict = field(default_factory=lambda: {"reduction": "sum"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Aggregate(Form):
     """Region loss of one image and class in pixel sums: ``TP = sum p y``, ``FP = sum p (1-y)``,
     ``FN``, ``TN``, ``I = TP``, ``S_p = sum p``, ``S_y = sum y``, ``Q_p = sum p^2``, ``Q_y``,

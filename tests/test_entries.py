@@ -116,3 +116,8 @@ def test_unknown_name_in_a_form_is_an_error():
     finally:
         cat._REGISTRY.pop("_t4")
         parse.compact.cache_clear()
+
+
+def test_entries_stay_hashable():
+    """As before the forms were added (a set of entries, a cache keyed by one)."""
+    assert len({e for e in ENTRIES}) == len(ENTRIES)
