@@ -73,7 +73,7 @@ def _example_hinge(seed):
 
 
 @register("lovasz_hinge", kind="loss", name="Lovász hinge loss", example=_example_hinge,
-          references=("berman2018lovasz", "yu2020lovasz"), planned_chapter="06_lovasz",
+          references=("berman2018lovasz", "yu2020lovasz"), chapter="06_lovasz",
           formula=r"L = \bar\Delta_J(m),\quad m_i = \max(0,\, 1 - x_i (2 y_i - 1))",
           symbolic=NoForm("Lovász extension of the Jaccard loss: piecewise linear in the sorted hinge errors "
                           "(the order changes with the input); no closed form per pixel or in pixel sums"),
@@ -149,7 +149,7 @@ def _example_softmax(seed):
 
 
 @register("lovasz_softmax", kind="loss", name="Lovász-Softmax loss", example=_example_softmax,
-          references=("berman2018lovasz",), planned_chapter="06_lovasz",
+          references=("berman2018lovasz",), chapter="06_lovasz",
           formula=r"L = \frac{1}{|\mathcal{C}|}\sum_{c\in\mathcal{C}} \bar\Delta_{J_c}(m(c)),\quad "
                   r"m_i(c) = |y_{ic} - p_{ic}|",
           symbolic=NoForm("Lovász extension of the Jaccard loss: piecewise linear in the sorted errors |y - p| "
