@@ -1,11 +1,10 @@
 """segmath evaluate on a Dask cluster: the same CSV as one process; the table merges in any grouping."""
+import distributed  # pinned in requirements.txt: a missing Dask is a failure, not a skipped file
 import numpy as np
 import pytest
 from PIL import Image
 
 from segmath.evaluate import CaseResult, CaseTable, evaluate_folder
-
-distributed = pytest.importorskip("distributed")
 
 
 def write_folders(tmp_path, n=6):
