@@ -23,8 +23,8 @@ class Form:
     under which the function equals the form (e.g. ``reduction="sum"`` for a per-pixel form,
     ``variant="jml2"``).  ``label`` tells an entry's further forms apart (``"binary"``);
     ``per_class``: parameters holding one value per class (``weight``); ``soft_target``: whether
-    the equality also holds for soft targets.  The three kinds are :class:`Pixel`,
-    :class:`Softmax` and :class:`Aggregate`; :class:`NoForm` records why an entry has none.
+    the equality also holds for soft targets.  The kinds are :class:`Pixel`,
+    :class:`Softmax`, :class:`Aggregate` and :class:`Multiclass`; :class:`NoForm` records why an entry has none.
     """
     family: ClassVar[str] = ""
     text: str
@@ -60,6 +60,15 @@ class Aggregate(Form):
     ``L_1 = sum |p - y|``, ``n``, ``E_1 = sum (y-p)^2 y``, ``E_0 = sum (y-p)^2 (1-y)``, and
     ``sum_i(h)`` for any other per-pixel summand ``h(p, y)``."""
     family: ClassVar[str] = "aggregate"
+
+
+@dataclass(frozen=True, eq=False)
+class Multiclass(Form):
+    """Region loss of one image over its classes (softmax): ``sum_c(e)`` / ``mean_c(e)`` add up or
+    average ``e`` over the classes, the statistics in ``e`` (those of :class:`Aggregate`) being
+    class ``c``'s pixel sums of :math:`p_c`, :math:`y_c`; a per-class parameter in ``e`` is class
+    ``c``'s value.  Compared on a ``(1, C, n)`` input with soft or one-hot targets, every class present."""
+    family: ClassVar[str] = "multiclass"
 
 
 @dataclass(frozen=True)
@@ -150,7 +159,7 @@ def _check_symbolic(id, symbolic):
     if symbolic is None or isinstance(symbolic, NoForm):
         return symbolic
     if not all(isinstance(f, Form) and f.family for f in forms):
-        raise TypeError(f"{id}: symbolic must be a Pixel/Softmax/Aggregate form, a tuple of them, or NoForm")
+        raise TypeError(f"{id}: symbolic must be a Pixel/Softmax/Aggregate/Multiclass form, a tuple of them, or NoForm")
     labels = [f.label for f in forms]
     if len(set(labels)) != len(labels) or "" not in labels:
         raise ValueError(f"{id}: one form has no label (the main one) and the others distinct labels")

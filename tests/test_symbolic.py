@@ -13,6 +13,14 @@ from segmath.symbolic.parse import compact, entry_form
 
 NAMES = S.names()
 AGGREGATES = [n for n in NAMES if compact(n).family == "aggregate"]
+MULTICLASS = [n for n in NAMES if compact(n).family == "multiclass"]
+CLASSED = ("softmax", "multiclass")        # input (1, C, n), targets per class
+
+
+def _hard_classes(rng, n, classes=3):
+    """One-hot targets of n pixels with every class present (a multi-class form assumes it)."""
+    labels = np.concatenate([np.arange(classes), rng.integers(0, classes, n - classes)])
+    return np.eye(classes)[rng.permutation(labels)]
 
 
 def _fd(f, x, y, h=1e-6):
@@ -27,6 +35,9 @@ def _fd(f, x, y, h=1e-6):
 
 def _point(rng, name, n=7, soft=True):
     fam = compact(name).family
+    if fam == "multiclass":
+        z = rng.normal(0, 1.5, (n, 3))
+        return z, (rng.dirichlet(np.ones(3), n) if soft else _hard_classes(rng, n))
     shape = (3,) if fam == "softmax" else (n,)
     z = rng.normal(0, 1.5, shape)
     if fam == "softmax":
@@ -127,6 +138,21 @@ def test_compact_gradient_equals_direct_differentiation(name):
         np.testing.assert_allclose(S.lambdify_gradient(name)(z, y), direct(*z, *y), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", MULTICLASS)
+def test_multiclass_gradient_equals_direct_differentiation(name):
+    """Class gradients + softmax Jacobian vs sp.diff of the form written out over 2 pixels, 3 classes."""
+    expr, syms = S.loss_expr(name, "logits", n=2, classes=3)
+    expr = expr.subs({syms.params[k]: v for k, v in S.defaults(name).items()})
+    direct = sp.lambdify(syms.inputs + syms.targets, [sp.diff(expr, v) for v in syms.inputs], modules="numpy")
+    rng = np.random.default_rng(9)
+    for _ in range(3):
+        z, y = rng.normal(size=(2, 3)), rng.dirichlet(np.ones(3), 2)
+        np.testing.assert_allclose(S.lambdify_gradient(name)(z, y).ravel(), direct(*z.ravel(), *y.ravel()),
+                                   rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(S.lambdify_loss(name)(z, y),
+                                   sp.lambdify(syms.inputs + syms.targets, expr)(*z.ravel(), *y.ravel()), rtol=1e-12)
+
+
 def test_explicit_gradient_expressions():
     rng = np.random.default_rng(5)
     z, y = rng.normal(size=3), rng.uniform(size=3)
@@ -177,7 +203,7 @@ def test_tversky_alpha_weighs_false_positives():
 
 # ---- every form against its catalogue function (torch autograd, float64) -------------------------
 
-_WEIGHTS = {"pixel": (0.7, 3.0), "aggregate": (0.7, 3.0), "softmax": (0.5, 1.0, 2.0)}
+_WEIGHTS = {"pixel": (0.7, 3.0), "aggregate": (0.7, 3.0), "softmax": (0.5, 1.0, 2.0), "multiclass": (0.5, 1.0, 2.0)}
 
 
 def _needed(name):
@@ -194,7 +220,7 @@ def _moved(name):
 
 
 def _catalogue_value_and_grad(fn, family, z, y, kwargs):
-    if family == "softmax":
+    if family in CLASSED:
         x = torch.tensor(z.T[None], requires_grad=True)        # (1, C, n)
         t = torch.tensor(y.T[None])
     else:
@@ -203,10 +229,12 @@ def _catalogue_value_and_grad(fn, family, z, y, kwargs):
     value = fn(x, t, **kwargs)
     (g,) = torch.autograd.grad(value, x)
     g = g.numpy()[0]
-    return value.item(), (g.T if family == "softmax" else g[0])
+    return value.item(), (g.T if family in CLASSED else g[0])
 
 
 def _sample(rng, family, soft):
+    if family == "multiclass":
+        return rng.normal(0, 1.5, (9, 3)), (rng.dirichlet(np.ones(3), 9) if soft else _hard_classes(rng, 9))
     if family == "softmax":
         z = rng.normal(0, 1.5, (9, 3))
         return z, (rng.dirichlet(np.ones(3), 9) if soft else np.eye(3)[rng.integers(0, 3, 9)])

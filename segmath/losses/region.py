@@ -24,7 +24,7 @@ __all__ = ["dice", "log_dice", "squared_dice", "log_cosh_dice", "jaccard", "log_
            "focal_tversky", "generalized_dice", "jaccard_metric", "dice_semimetric", "mcc_loss"]
 
 from .. import examples as ex
-from ..catalogue import Aggregate, register
+from ..catalogue import Aggregate, Multiclass, register
 from ..inputs import make_pair
 from .args import REGION_ARGS
 from ..numerics import clip_negative, safe_divide
@@ -413,7 +413,8 @@ def _gdl_weights(xp, sy, weight_type):
 
 @register("generalized_dice", kind="loss", name="Generalised Dice loss", example=_example_region_ignore,
           references=("sudre2017generalised",), planned_chapter="08_multiclass",
-          symbolic=Aggregate("1 - (2*I/S_y**2 + smooth)/((S_p + S_y)/S_y**2 + smooth)"),
+          symbolic=(Multiclass("1 - (2*sum_c(I/S_y**2) + smooth)/(sum_c((S_p + S_y)/S_y**2) + smooth)"),
+                    Aggregate("1 - (2*I/S_y**2 + smooth)/((S_p + S_y)/S_y**2 + smooth)", label="binary")),
           theorems=("verify_dice_jaccard_bijection",), tags=("soft-target",))
 @REGION_ARGS.fill
 def generalized_dice(input, target, *, weight_type="square", weight=None, ignore_index=None, from_logits=True,

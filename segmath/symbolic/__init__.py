@@ -32,6 +32,7 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
+from . import multiclass as _mc
 from .display import describe, formula
 from .parse import P as _p
 from .parse import Y as _y
@@ -89,6 +90,9 @@ def _build(name, variables, n, classes):
     """(expr, Symbols) with symbolic parameters; n=None gives the compact aggregate form."""
     _check_variables(variables)
     c = compact(name, classes)
+    if c.family == "multiclass" and n is not None:
+        expr, inputs, targets = _mc.expanded(name, variables, n, classes)
+        return expr, Symbols(inputs, targets, c.params, variables)
     if c.family == "pixel":
         if variables == "probs":
             return c.expr, Symbols((_p,), (_y,), c.params, variables)
@@ -117,7 +121,7 @@ def _build(name, variables, n, classes):
 
 
 def _natural(name):
-    return "probs" if compact(name).family == "aggregate" else "logits"
+    return "probs" if compact(name).family in ("aggregate", "multiclass") else "logits"
 
 
 def loss_expr(name: str, variables: str | None = None, *, n: int | None = 3, classes: int = 3, **values):
@@ -128,8 +132,8 @@ def loss_expr(name: str, variables: str | None = None, *, n: int | None = 3, cla
         variables: ``"logits"`` (``z``, with :math:`p = \sigma(z)` or the softmax) or ``"probs"``
             (``p``); default: logits for per-pixel losses, probabilities for aggregates.
         n: number of symbolic pixels of an aggregate; ``None`` gives the compact form in the
-            statistics (``I``, ``S_p``, ``S_y``, ...).
-        classes: number of classes of a softmax loss.
+            statistics (``I``, ``S_p``, ``S_y``, ...; per class for a multi-class form).
+        classes: number of classes of a softmax or multi-class loss.
         **values: numeric parameter values to substitute (e.g. ``gamma=2``, ``weight=(1, 2, 3)``).
 
     Returns:
@@ -167,6 +171,11 @@ def _tidy(expr, family):
 @functools.lru_cache(maxsize=None)
 def _pixel_gradient(name, wrt, simplify):
     c = compact(name)
+    if c.family == "multiclass":
+        if wrt == "logits":
+            raise ValueError("the softmax couples the classes: a multi-class pixel_gradient is in probabilities")
+        grads = _mc.class_gradients(name, 3)
+        return tuple(_tidy(g, "aggregate") for g in grads) if simplify else grads
     if c.family != "aggregate":
         raise ValueError(f"{name!r} is a per-pixel loss; use gradient()")
     # chain rule through the statistics T_k = sum_i h_k(p_i, y_i)
@@ -184,7 +193,8 @@ def pixel_gradient(name: str, wrt: str = "probs", simplify: bool = True, **value
 
     :math:`\partial L / \partial p_i` in terms of :math:`p = p_i`, :math:`y = y_i` and the
     statistics (``I``, ``S_p``, ``S_y``, ...); with ``wrt="logits"``, :math:`\partial L/\partial z_i`
-    with :math:`p_i = \sigma(z_i)`.
+    with :math:`p_i = \sigma(z_i)`.  A multi-class form gives one expression per class
+    (:math:`\partial L/\partial p_{ic}`, three classes, probabilities only).
 
     Example:
         >>> from segmath import symbolic
@@ -194,9 +204,11 @@ def pixel_gradient(name: str, wrt: str = "probs", simplify: bool = True, **value
     _check_variables(wrt, "wrt")
     g = _pixel_gradient(name, wrt, bool(simplify))
     if values:
-        g = _substitute_values(g, compact(name).params, values)
-        if simplify and wrt == "probs":
-            g = _tidy(g, "aggregate")
+        params = compact(name).params
+        tidy = (lambda e: _tidy(e, "aggregate")) if simplify and wrt == "probs" else (lambda e: e)
+        if isinstance(g, tuple):
+            return tuple(tidy(_substitute_values(gk, params, values)) for gk in g)
+        g = tidy(_substitute_values(g, params, values))
     return g
 
 
@@ -204,6 +216,8 @@ def pixel_gradient(name: str, wrt: str = "probs", simplify: bool = True, **value
 def _gradient(name, wrt, simplify, n, classes):
     c = compact(name, classes)
     expr, syms = _build(name, wrt, n, classes)
+    if c.family == "multiclass":
+        return tuple(sp.diff(expr, v) for v in syms.inputs)     # softmax-coupled: left unsimplified
     if c.family == "aggregate" and simplify:
         # the compact chain-rule gradient with the statistics written out as sums over n pixels
         _, syms_p = _build(name, "probs", n, classes)
@@ -281,7 +295,8 @@ def lambdify_loss(name: str, variables: str = "logits", *, classes: int = 3, **v
     * pixel: ``x`` logits (or probabilities), ``y`` targets, any broadcastable shapes;
       returns the elementwise loss;
     * softmax: ``x``, ``y`` of shape ``(..., C)``; returns ``(...)``;
-    * aggregates: ``x``, ``y`` of shape ``(..., n)`` (pixels last, any ``n``); returns ``(...)``.
+    * aggregates: ``x``, ``y`` of shape ``(..., n)`` (pixels last, any ``n``); returns ``(...)``;
+    * multi-class: ``x``, ``y`` of shape ``(..., n, C)``; returns ``(...)``.
 
     Example:
         >>> import numpy as np
@@ -312,6 +327,8 @@ def _stats_numeric(fns, p, y, keepdims):
 def _lambdify_loss(name, variables, classes, key):
     values = dict(key)
     c = compact(name, classes)
+    if c.family == "multiclass":
+        return _mc.lambdify_loss(name, variables, classes, values, _MODULES, _substitute_values)
     if c.family == "aggregate":
         expr, _ = loss_expr(name, "probs", n=None, **values)
         syms, fns = _stat_functions(name, values)
@@ -355,6 +372,8 @@ def lambdify_gradient(name: str, wrt: str = "logits", *, classes: int = 3, **val
 def _lambdify_gradient(name, wrt, classes, key):
     values = dict(key)
     c = compact(name, classes)
+    if c.family == "multiclass":
+        return _mc.lambdify_gradient(name, wrt, classes, values, _MODULES, _substitute_values)
     if c.family == "aggregate":
         g = pixel_gradient(name, "probs", **values)
         syms, fns = _stat_functions(name, values)

@@ -11,7 +11,7 @@ import functools
 import sympy as sp
 
 from ..catalogue import get as _get
-from .parse import P, Y, compact
+from .parse import P, Y, compact, multiclass_display
 
 _DISPLAY = {"smooth": "s", "exponent": "q"}
 _PIXEL_I = {P: sp.Symbol("p_i"), Y: sp.Symbol("y_i")}
@@ -54,6 +54,12 @@ def _lines(entry, form):
         defs = [f"{names[s]} = \\sum_i {_summand(h, names)}" for s, h in c.stats.items() if h != 1]
         legend = [r",\quad ".join(defs[k:k + 3]) for k in range(0, len(defs), 3)]
         return ["L = " + _latex(c.expr, names) + tail] + legend
+    if c.family == "multiclass":
+        expr, legend = multiclass_display(name)
+        names.update({s: s.name for s in legend})
+        defs = [f"{s.name} = \\sum_i {_summand(h.subs({P: sp.Symbol('p_{ic}'), Y: sp.Symbol('y_{ic}')}), names)}"
+                for s, h in legend.items() if h != 1]
+        return ["L = " + _latex(expr, names) + tail] + [r",\quad ".join(defs[k:k + 3]) for k in range(0, len(defs), 3)]
     if c.family == "pixel":
         return [r"L = \sum_i \ell(p_i, y_i),\quad \ell(p, y) = " + _latex(c.expr, names) + tail]
     term = compact(name, 1).expr.subs({sp.Symbol("p_1", positive=True): sp.Symbol("p_c"),

@@ -70,7 +70,8 @@ _VECTOR_LETTER = {"weight": "w"}
 @dataclass(frozen=True)
 class Compact:
     """A form as SymPy: ``expr`` in ``p``/``y`` (pixel), ``p_c``/``y_c`` (softmax, ``probs``,
-    ``targets``), or the statistics (aggregate, ``stats``: symbol -> summand in ``p``, ``y``);
+    ``targets``), or the statistics (aggregate, ``stats``: symbol -> summand in ``p``, ``y``;
+    multiclass: the same per class, ``classes``: symbol -> class);
     ``params``: keyword -> symbol (a tuple for a per-class parameter)."""
     family: str
     expr: sp.Expr
@@ -78,6 +79,7 @@ class Compact:
     probs: tuple = ()
     targets: tuple = ()
     stats: dict = None
+    classes: dict = None      # multiclass: statistic symbol -> its class (0-based)
 
 
 class _Vector:
@@ -141,6 +143,8 @@ def compact(name: str, classes: int = 3) -> Compact:
     entry, form = entry_form(name)
     if form.family == "softmax":
         return _softmax(entry, form, name, classes)
+    if form.family == "multiclass":
+        return _multiclass(entry, form, name, classes)
     scalars = _scalars(entry.fn, form.per_class)
     vectors = {k: {} for k in form.per_class}
     ns = {**scalars, **{k: _Vector(k, used) for k, used in vectors.items()}}
@@ -184,3 +188,70 @@ def _used(free, scalars, vectors):
             letter = _VECTOR_LETTER.get(k, k)
             params[k] = tuple(sp.Symbol(f"{letter}_{i}", positive=True) for i in range(max(used) + 1))
     return params
+
+
+def _class_symbol(generic, c):
+    """Class ``c``'s copy of a statistic: ``S_p`` -> ``S_{p,2}`` (1-based in the name)."""
+    base, _, sub = generic.name.partition("_")
+    return sp.Symbol(f"{base}_{{{sub},{c + 1}}}" if sub else f"{base}_{c + 1}", **generic.assumptions0)
+
+
+def _multiclass(entry, form, name, classes):
+    scalars = _scalars(entry.fn, form.per_class)
+    vectors = {k: sp.symbols(f"{_VECTOR_LETTER.get(k, k)}_1:{classes + 1}", positive=True) for k in form.per_class}
+    placeholders = {k: sp.Symbol(f"_{k}") for k in form.per_class}     # class c's value inside sum_c
+    generic, stats, owner = dict(STATS), {}, {}
+
+    def sum_i(h):
+        sym = sp.Symbol(f"T_{len(generic) - len(STATS) + 1}", real=True)
+        generic[sym] = sp.sympify(h)
+        return sym
+
+    def sum_c(e):
+        terms = []
+        for c in range(classes):
+            subs = {k: v[c] for k, v in zip(placeholders.values(), vectors.values())}
+            for g in set(sp.sympify(e).free_symbols) & set(generic):
+                sym = _class_symbol(g, c)
+                stats[sym], owner[sym], subs[g] = generic[g], c, sym
+            terms.append(sp.sympify(e).subs(subs, simultaneous=True))
+        return sp.Add(*terms)
+
+    ns = {**scalars, **placeholders, **{s.name: s for s in STATS}, "sum_i": sum_i, "sum_c": sum_c,
+          "mean_c": lambda e: sum_c(e) / classes, "p": P, "y": Y}
+    expr = _parse(form.text, ns, name)
+    stray = expr.free_symbols & (set(generic) | set(placeholders.values()))
+    if stray:
+        raise ValueError(f"the SymPy form of {name} uses {sorted(map(str, stray))} outside sum_c/mean_c")
+    free = expr.free_symbols | set().union(*(h.free_symbols for h in stats.values()))
+    params = {k: s for k, s in scalars.items() if s in free}
+    params.update({k: v for k, v in vectors.items() if set(v) & free})
+    table = {s: stats[s] for s in stats if s in expr.free_symbols}
+    return Compact("multiclass", expr, params, (P,), (Y,), table, {s: owner[s] for s in table})
+
+
+def multiclass_display(name: str):
+    """(expr, legend) of a multi-class form for display: ``sum_c`` as a SymPy ``Sum`` over a
+    symbolic class ``c``, statistics as ``S_{p,c}``; ``legend``: statistic -> summand in ``p``, ``y``."""
+    entry, form = entry_form(name)
+    c, C = sp.Symbol("c", integer=True, positive=True), sp.Symbol("C", integer=True, positive=True)
+    scalars = _scalars(entry.fn, form.per_class)
+    per_class = {k: sp.Symbol(f"{_VECTOR_LETTER.get(k, k)}_c", positive=True) for k in form.per_class}
+    generic, legend = dict(STATS), {}
+
+    def sum_i(h):
+        sym = sp.Symbol(f"T_{len(generic) - len(STATS) + 1}", real=True)
+        generic[sym] = sp.sympify(h)
+        return sym
+
+    def sum_c(e):
+        subs = {}
+        for g in set(sp.sympify(e).free_symbols) & set(generic):
+            base, _, sub = g.name.partition("_")
+            sym = sp.Symbol(f"{base}_{{{sub},c}}" if sub else f"{base}_c", **g.assumptions0)
+            legend[sym], subs[g] = generic[g], sym
+        return sp.Sum(sp.sympify(e).subs(subs, simultaneous=True), (c, 1, C))
+
+    ns = {**scalars, **per_class, **{s.name: s for s in STATS}, "sum_i": sum_i, "sum_c": sum_c,
+          "mean_c": lambda e: sum_c(e) / C, "p": P, "y": Y}
+    return _parse(form.text, ns, name), legend
