@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -147,7 +148,10 @@ def main():
                   f"median of {args.rounds} rounds", "",
                   "| contender | seconds | relative to segmath --jobs 1 |", "|---|---|---|"]
         lines += [f"| {c} | {t:.2f} | {t / base:.2f} |" for c, t in med.items()]
-        lines += ["", f"speed-up of --jobs 2 over --jobs 1: {base / med['segmath evaluate --jobs 2']:.2f}x; "
+        load = os.getloadavg()[0]
+        lines += ["", f"load average during the run: {load:.1f} on {os.cpu_count()} cores "
+                  "(above the core count, a second worker has no free core to run on)",
+                  f"speed-up of --jobs 2 over --jobs 1: {base / med['segmath evaluate --jobs 2']:.2f}x; "
                   f"segmath vs MONAI loop: {med['MONAI loop (1 process)'] / base:.2f}x faster",
                   f"max |segmath - MONAI|: Dice {dice_err:.2e}, HD95 {hd_err:.2e}", ""]
         small = subset(root, pred_dir, ref_dir, max(1, args.cases // 5))
@@ -163,7 +167,7 @@ def main():
     text = "\n".join(lines)
     print(text)
     if args.out:
-        Path(args.out).write_text(f"# segmath evaluate (CPU, {__import__('os').cpu_count()} cores)\n\n"
+        Path(args.out).write_text(f"# segmath evaluate (CPU, {os.cpu_count()} cores)\n\n"
                                   f"`python benchmarks/evaluate.py {' '.join(sys.argv[1:])}`\n\n" + text + "\n")
 
 

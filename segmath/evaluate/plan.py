@@ -112,6 +112,8 @@ def make_plan(metrics=("dice", "hd95"), *, labels=None, regions=None, ignore_ind
     _choice(missing, "missing", MISSING)
     if both_empty != "nan" and (isinstance(both_empty, bool) or not isinstance(both_empty, (int, float))):
         raise UsageError(f"both_empty must be 'nan' or a number, got {both_empty!r}")
+    if isinstance(both_empty, float) and math.isnan(both_empty):
+        both_empty = "nan"
     if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
         raise UsageError(f"ignore_index must be an integer, got {ignore_index!r}")
     options = parse_options(options or {})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -136,7 +137,9 @@ class _mapper:
         if self.client is not None:
             return functools.partial(_dask_map, self.client)
         if self.jobs > 1:
-            self._pool = ProcessPoolExecutor(self.jobs, mp_context=_context())
+            ctx = _context()
+            self._pool = ProcessPoolExecutor(self.jobs, mp_context=ctx, initializer=_pin_worker,
+                                             initargs=(ctx.Value("i", 0),))
             return functools.partial(_pool_map, self._pool, self.jobs)
         return _serial_map
 
@@ -160,6 +163,27 @@ def _context():
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["segmath.evaluate.work", "scipy.ndimage", "scipy.spatial", "PIL.PngImagePlugin"])
     return ctx
+
+
+def _pin_worker(counter):
+    """Give each worker one core (round robin) and one thread per library pool.
+
+    Libraries start a thread per core inside each case (SciPy's KD-tree query with
+    ``workers=-1``, BLAS, OpenMP); with ``jobs`` workers that is ``jobs x cores`` threads
+    fighting for the cores, and a second worker then gains nothing.
+    """
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    if hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) > 1:
+            os.sched_setaffinity(0, {cpus[index % len(cpus)]})
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except ImportError:                     # optional: only BLAS/OpenMP pools are affected
+        pass
 
 
 def _serial_map(fn, cases, plan):
