@@ -7,6 +7,7 @@ their definitions as pixel sums.
 from __future__ import annotations
 
 import functools
+import re
 
 import sympy as sp
 
@@ -44,28 +45,62 @@ def _when(form):
     return r"\quad(" + args + ")"
 
 
+_WIDE = 50   # glyphs on one displayed line, so that a catalogue block fits the page
+
+
+_LAYOUT = {"left", "right", "frac", "quad", "texttt", "text"}
+
+
+def _width(tex):
+    """Rough number of glyphs of a LaTeX string: a symbol command is one, layout commands, braces
+    and script markers none (a fraction counts both its parts: errs towards more lines)."""
+    tex = re.sub(r"\\([a-zA-Z]+)", lambda m: "" if m.group(1) in _LAYOUT else "x", tex)
+    return len(re.sub(r"[{}^_ ]", "", tex))
+
+
+def _equation(lhs, expr, names, tail=""):
+    """``lhs expr``, on several lines (one top-level term each) when one line would be too wide."""
+    text = _latex(expr, names)
+    if _width(lhs + text) <= _WIDE or not isinstance(expr, sp.Add):
+        return [lhs + text + tail]
+    terms = [_latex(t, names) for t in sp.Add.make_args(expr)]
+    lines = [lhs + terms[0]] + [(t if t.startswith("-") else "+ " + t) for t in terms[1:]]
+    lines[-1] += tail
+    return lines
+
+
+def _packed(defs):
+    """Definitions joined by commas, as many per line as fit."""
+    lines = []
+    for d in defs:
+        if lines and _width(lines[-1] + d) <= _WIDE:
+            lines[-1] += r",\quad " + d
+        else:
+            lines.append(d)
+    return lines
+
+
 def _lines(entry, form):
-    """The form's equation, then its statistics' definitions (three per line, to fit a page)."""
+    """The form's equation, then its statistics' definitions, in lines that fit a page."""
     name = entry.id + (f":{form.label}" if form.label else "")
     c = compact(name, 3)
     names = _names(c)
     tail = _when(form) + (r"\quad\text{(%s)}" % form.label if form.label else "")
     if c.family == "aggregate":
         defs = [f"{names[s]} = \\sum_i {_summand(h, names)}" for s, h in c.stats.items() if h != 1]
-        legend = [r",\quad ".join(defs[k:k + 3]) for k in range(0, len(defs), 3)]
-        return ["L = " + _latex(c.expr, names) + tail] + legend
+        return _equation("L = ", c.expr, names, tail) + _packed(defs)
     if c.family == "multiclass":
         expr, legend = multiclass_display(name)
         names.update({s: s.name for s in legend})
-        defs = [f"{s.name} = \\sum_i {_summand(h.subs({P: sp.Symbol('p_{ic}'), Y: sp.Symbol('y_{ic}')}), names)}"
-                for s, h in legend.items() if h != 1]
-        return ["L = " + _latex(expr, names) + tail] + [r",\quad ".join(defs[k:k + 3]) for k in range(0, len(defs), 3)]
+        pixel = {P: sp.Symbol("p_{ic}"), Y: sp.Symbol("y_{ic}")}
+        defs = [f"{s.name} = \\sum_i {_summand(h.subs(pixel), names)}" for s, h in legend.items() if h != 1]
+        return _equation("L = ", expr, names, tail) + _packed(defs)
     if c.family == "pixel":
-        return [r"L = \sum_i \ell(p_i, y_i),\quad \ell(p, y) = " + _latex(c.expr, names) + tail]
+        return [r"L = \sum_i \ell(p_i, y_i)" + tail] + _equation(r"\ell(p, y) = ", c.expr, names)
     term = compact(name, 1).expr.subs({sp.Symbol("p_1", positive=True): sp.Symbol("p_c"),
                                         sp.Symbol("y_1", real=True): sp.Symbol("y_c"),
                                         sp.Symbol("w_1", positive=True): sp.Symbol("w_c")})
-    return [r"L = \sum_i \sum_c \ell_c(p_{i}, y_{i}),\quad \ell_c = " + _latex(term, names) + tail]
+    return [r"L = \sum_i \sum_c \ell_c(p_i, y_i)" + tail] + _equation(r"\ell_c = ", term, names)
 
 
 @functools.lru_cache(maxsize=None)
