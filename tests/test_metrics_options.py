@@ -245,3 +245,10 @@ def test_confusion_matrix_with_nan_scores_and_checks_off():
         rates = segmath.confusion_matrix(x, y, normalize="true")
     assert counts.dtype.kind == "i" and counts.sum() == y.size
     assert np.isnan(rates).all()
+
+
+def test_the_package_exports_every_public_metric_explicitly():
+    from segmath.metrics import agreement, calibration, confusion, overlap, rates
+    names = {n for m in (agreement, calibration, confusion, overlap, rates) for n in m.__all__}
+    assert set(segmath.metrics.__all__) == names | {"ConfusionState"}
+    assert set(segmath.metrics.confusion.counts_metrics()) == names - set(calibration.__all__)

@@ -2,8 +2,9 @@
 
 All count metrics share one sufficient statistic, the per-image confusion matrix
 (:mod:`.confusion`), and one set of conventions for undefined values, class averaging
-and image aggregation (:mod:`.average`).  :class:`ConfusionState` streams them over
-batches and processes.  Calibration metrics (:mod:`.calibration`) work on probabilities.
+and image aggregation (:mod:`.average`).  Each is one function of the counts, made public
+by :func:`.confusion.counts_metric`; :class:`ConfusionState` streams the same functions
+over batches and processes.  Calibration metrics (:mod:`.calibration`) work on probabilities.
 """
 from .agreement import cohen_kappa, mcc
 from .calibration import brier_score, expected_calibration_error
@@ -13,5 +14,5 @@ from .rates import balanced_accuracy, mean_accuracy, pixel_accuracy, precision, 
 from .state import ConfusionState
 
 __all__ = ["confusion_matrix", "iou", "mean_iou", "fw_iou", "dice_score", "fbeta_score", "volume_difference",
-           "precision", "recall", "specificity", "pixel_accuracy", "mean_accuracy", "balanced_accuracy", "mcc",
-           "cohen_kappa", "expected_calibration_error", "brier_score", "ConfusionState"]
+           "precision", "recall", "specificity", "pixel_accuracy", "mean_accuracy", "balanced_accuracy",
+           "mcc", "cohen_kappa", "expected_calibration_error", "brier_score", "ConfusionState"]

@@ -125,7 +125,7 @@ class Counts:
     tn: Any
     dtype: Any
     matrix: Any = None    # (K, C, C) when the full matrices are known
-    spatial: tuple = ()   # spatial shape of the images, when known
+    spatial: tuple = ()   # spatial shape of the images; a ConfusionState knows only the rank: (None,) * ndim
     guard: Any = None     # 0-d NaN when the scores held NaN/inf (value checks off), else None
 
     @property

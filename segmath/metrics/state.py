@@ -47,8 +47,9 @@ class ConfusionState:
         per_image: also keep per-image counts (needed for ``aggregate="image"``).
 
     Methods: ``update(input, target)`` adds a batch; ``compute(metric, **options)`` evaluates
-    any metric of :func:`~segmath.metrics.confusion.counts_metrics` (options as in the function of that name); ``merge(other)``
-    adds another state; ``sync()`` returns the state summed over all processes; ``reset()``.
+    any metric of :func:`~segmath.metrics.confusion.counts_metrics` (options as in the function of that name,
+    a mistyped one named in the error); ``merge(other)`` adds another state (not itself: that would
+    count every image twice); ``sync()`` returns the state summed over all processes; ``reset()``.
     """
 
     def __init__(self, num_classes, *, ignore_index=None, from_logits=True, threshold=0.5, per_image=True):
