@@ -12,6 +12,7 @@ dtype and option checks are free and always on.
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 
 from . import primitives as P
@@ -206,24 +207,26 @@ def check_label_dtype(target, name: str):
 def check_weight(weight, num_classes: int, like, name: str = "weight"):
     """Per-class weights: a sequence or array of ``num_classes`` non-negative finite numbers, not all zero.
 
-    Returned as an array of ``like``'s kind, device and floating dtype.
+    Returned as an array of ``like``'s kind, device and floating dtype.  A Python sequence is
+    checked in plain Python (no NumPy), so ``torch.compile`` sees constants, not a data branch.
     """
     if weight is None:
         return None
     xp = P.namespace(like)
-    w = P.to_numpy(weight) if _is_array(weight) else weight
+    values = P.to_numpy(weight).tolist() if _is_array(weight) else weight
     try:
-        import numpy as np
-        w = np.asarray(w, dtype=float)
+        if isinstance(values, (str, bytes)):
+            raise TypeError
+        values = [float(v) for v in values]
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a sequence of {num_classes} numbers, got {weight!r}") from None
-    if w.ndim != 1 or w.shape[0] != num_classes:
-        raise ValueError(f"{name} must have one entry per class ({num_classes}), got shape {w.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError(f"{name} must be finite and non-negative, got {w.tolist()}")
-    if not np.any(w > 0):
-        raise ValueError(f"{name} must have at least one positive entry, got {w.tolist()}")
-    return P.asarray_like(w, like, dtype=like.dtype if xp.isdtype(like.dtype, "real floating") else None)
+    if len(values) != num_classes:
+        raise ValueError(f"{name} must have one entry per class ({num_classes}), got {len(values)}")
+    if not all(math.isfinite(v) and v >= 0 for v in values):
+        raise ValueError(f"{name} must be finite and non-negative, got {values}")
+    if not any(v > 0 for v in values):
+        raise ValueError(f"{name} must have at least one positive entry, got {values}")
+    return P.asarray_like(values, like, dtype=like.dtype if xp.isdtype(like.dtype, "real floating") else None)
 
 
 def check_ignore_index(ignore_index):

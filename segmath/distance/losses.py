@@ -20,6 +20,7 @@ from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import NoForm, register
 from ..inputs import make_pair
+from ..numerics import safe_divide
 from ..losses.args import BOUNDARY_ARGS
 from ..primitives import edt as E, morphology as M, components as CC
 from ..reduce import check_aggregate, class_reduce, pixel_mean, pixel_reduce
@@ -199,8 +200,7 @@ def boundary_distance_mse(input, target, *, alpha=2.0, spacing=None, ignore_inde
     big = xp.max(xp.where(finite, d, xp.zeros_like(d)), axis=-1, keepdims=True)
     small = xp.min(xp.where(finite, d, xp.full_like(d, math.inf)), axis=-1, keepdims=True)
     span = big - small
-    ok = finite & (span > 0)
-    dn = xp.where(ok, (d - small) / xp.where(span > 0, span, xp.ones_like(span)), xp.zeros_like(d))
+    dn = xp.where(finite, safe_divide(xp, d - small, span), xp.zeros_like(d))
     per = xp.sum((1.0 - dn) ** alpha * (pair.prob - pair.target_dense()) ** 2, axis=1)
     return pixel_reduce(xp, per, reduction, valid=pair.valid, spatial=pair.spatial)
 
@@ -266,8 +266,7 @@ def inverted_depth(pair, masks, spacing):
     d = _edt(pair, masks, spacing)
     finite = xp.isfinite(d)
     top = xp.max(xp.where(finite & masks, d, xp.zeros_like(d)), axis=-1, keepdims=True)
-    phi = 1.0 - d / xp.where(top > 0, top, xp.ones_like(top))
-    return xp.where(finite & masks & (top > 0), phi, xp.zeros_like(d))
+    return xp.where(finite & masks, 1.0 - safe_divide(xp, d, top, zero=1.0), xp.zeros_like(d))
 
 
 @register("distance_penalized_ce", kind="loss", name="Distance-map penalised cross-entropy (Caliva et al.)",
@@ -329,7 +328,7 @@ def unet_weight_map(pair, spacing, *, w0, sigma, weight, balance):
         counts = P.class_sums(valid, labels, k)                       # (N, K) pixels per class
         present = xp.sum(xp.astype(counts > 0, counts.dtype), axis=1, keepdims=True)
         share = P.take_along(counts, labels, axis=1)                 # pixels of each pixel's class
-        wc = xp.sum(valid, axis=1, keepdims=True) / (present * xp.maximum(share, xp.ones_like(share)))
+        wc = safe_divide(xp, xp.sum(valid, axis=1, keepdims=True), present * share)   # 0 at ignored pixels
     else:
         wc = xp.ones_like(labels, dtype=pair.input.dtype)
     nd = len(pair.spatial)
@@ -409,8 +408,7 @@ def contour_gap(pair, spacing):
     d = _edt(pair, ~ct, spacing)
     n = xp.sum(xp.astype(cp, d.dtype), axis=-1)
     total = xp.sum(xp.where(cp & xp.isfinite(d), d, xp.zeros_like(d)), axis=-1)
-    defined = (n > 0) & xp.any(ct, axis=-1)
-    return xp.where(defined, total / xp.maximum(n, xp.ones_like(n)), xp.zeros_like(n))
+    return xp.where(xp.any(ct, axis=-1), safe_divide(xp, total, n), xp.zeros_like(n))
 
 
 @register("shape_aware", kind="loss", name="Shape-aware cross-entropy (survey form)", example=_example_multiclass,
