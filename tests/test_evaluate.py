@@ -239,6 +239,46 @@ def test_metric_options_reach_the_metric(tmp_path):
                                                tolerance=2.5))
 
 
+def test_empty_policies_reach_the_metrics(tmp_path):
+    ref = np.zeros((10, 12), np.uint8)
+    ref[2:6, 2:6] = 1
+    ref[6:9, 7:11] = 2
+    absent = ref.copy()
+    absent[absent == 2] = 0                   # class 2 in neither map of case "b"
+    for d in ("p", "r"):
+        (tmp_path / d).mkdir()
+    Image.fromarray(absent).save(tmp_path / "p" / "a.png")       # case "a": class 2 not predicted
+    Image.fromarray(ref).save(tmp_path / "r" / "a.png")
+    Image.fromarray(absent).save(tmp_path / "p" / "b.png")
+    Image.fromarray(absent).save(tmp_path / "r" / "b.png")
+    value = {}
+    for flags in ({}, {"empty": "one", "both_empty": 0.0, "one_empty": "inf"}):
+        rows = evaluate_folder(tmp_path / "p", tmp_path / "r", ("dice", "hd95"), labels=[1, 2], **flags).rows
+        value[bool(flags)] = {(r["case"], r["class"]): (r["dice"], r["hd95"]) for r in rows}
+    diagonal = math.hypot(9, 11)
+    assert value[False][("a", "2")] == (0.0, pytest.approx(diagonal))          # defaults
+    assert all(map(math.isnan, value[False][("b", "2")]))
+    assert value[True][("a", "2")] == (0.0, math.inf)
+    assert value[True][("b", "2")] == (1.0, 0.0)
+    summary = evaluate_folder(tmp_path / "p", tmp_path / "r", ("hd95",), labels=[1, 2],
+                              one_empty="inf").summary["per_class"]["2"]["hd95"]
+    assert (summary["count"], summary["inf"], summary["nan"], summary["mean"]) == (0, 1, 1, None)
+
+
+def test_api_errors_carry_every_problem(tmp_path):
+    pred_dir, ref_dir, _ = write_png_folders(tmp_path, n=3)
+    (pred_dir / "case_0.png").write_bytes(b"not a png")
+    (pred_dir / "case_2.png").unlink()
+    with pytest.raises(DataError) as info:
+        evaluate_folder(pred_dir, ref_dir, missing="worst")
+    assert [p.case for p in info.value.problems] == ["case_0"]      # the missing one is scored, not an error
+    with pytest.raises(DataError) as info:
+        evaluate_folder(pred_dir, ref_dir)
+    assert [p.case for p in info.value.problems] == ["case_2"]      # pairing is checked before reading
+    with pytest.raises(UsageError, match="jobs"):
+        evaluate_folder(pred_dir, ref_dir, jobs=0)
+
+
 # -- missing cases and the worst value ---------------------------------------------------------
 
 def test_missing_prediction_fails_naming_every_file_and_writes_nothing(tmp_path, capsys):
@@ -355,12 +395,11 @@ def test_a_failed_write_leaves_the_previous_outputs_untouched(tmp_path, monkeypa
     pred_dir, ref_dir, _ = write_png_folders(tmp_path, n=2)
     out_csv, out_json = tmp_path / "c.csv", tmp_path / "s.json"
     out_csv.write_text("previous\n")
-    import segmath.evaluate.reduce as R
 
     def broken(summary):
         raise OSError("disk full")
+    # the CSV text is formed first, then the JSON fails: nothing may be renamed into place
     monkeypatch.setattr("segmath.evaluate.run.summary_json", broken)
-    assert R  # the CSV text is produced first, then the JSON fails before any rename
     code = main(["evaluate", str(pred_dir), str(ref_dir), "--csv", str(out_csv), "--json", str(out_json)])
     assert code == 1
     assert out_csv.read_text() == "previous\n" and not out_json.exists()
