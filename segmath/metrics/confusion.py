@@ -57,7 +57,7 @@ def counts_metric(form):
     @functools.wraps(form)
     def metric(input, target, *, num_classes=None, ignore_index=None, from_logits=True, threshold=0.5,
                **kwargs):
-        check_keywords(form.__name__, kwargs, options)
+        check_keywords(form.__name__, kwargs, options, also=tuple(INPUT_OPTIONS))
         c = counts(input, target, num_classes=num_classes, ignore_index=ignore_index, from_logits=from_logits,
                    threshold=threshold)
         return with_guard(c.xp, form(c, **kwargs), c.guard)
@@ -76,13 +76,14 @@ def form_options(form):
     return {p.name: p for p in params}
 
 
-def check_keywords(name, given, options, fixed=()):
-    """A mistyped option names the public metric and lists its options (``fixed``: set elsewhere)."""
+def check_keywords(name, given, options, also=(), fixed=()):
+    """A mistyped option names the public metric and lists its options (``also``: more accepted
+    names to list; ``fixed``: names set elsewhere, for a ConfusionState when it is created)."""
     unknown = [k for k in given if k not in options]
     if unknown:
         where = f"; {', '.join(fixed)} are fixed when the state is created" if fixed else ""
         raise TypeError(f"{name}() got an unexpected keyword argument {unknown[0]!r}; its options are "
-                        f"{', '.join(options)}{where}")
+                        f"{', '.join((*also, *options))}{where}")
 
 
 def score_guard(hard: Hard):
