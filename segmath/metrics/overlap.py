@@ -196,9 +196,8 @@ def _voxel_volume(spacing, spatial):
           references=("taha2015metrics",), chapter="01_counts",
           formula=r"\mathrm{RVD} = \frac{|V_{\hat y} - V_y|}{V_y} = \frac{|FP - FN|}{TP + FN}")
 @counts_metric
-def volume_difference(c, *, relative=True, signed=False, spacing=None,
-                      average="binary",
-                       aggregate="image", empty="skip"):
+def volume_difference(c, *, relative=True, signed=False, spacing=None, average="binary", aggregate="image",
+                      empty="skip"):
     r"""Volume difference between prediction and target, relative to the target volume by default.
 
     .. math:: \mathrm{RVD}_{nc} = \frac{|V^{\hat y}_{nc} - V^{y}_{nc}|}{V^{y}_{nc}}
