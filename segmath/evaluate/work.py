@@ -42,11 +42,12 @@ def score_case(case: Case, plan: Plan) -> CaseResult:
             return _missing(case, ref, plan)
         pred = read_label_map(case.pred, plan.max_elements)
         spacing = _check_pair(case, pred, ref, plan)
-        bad = [(m.path, why) for m, is_ref in ((pred, False), (ref, True))
-               if (why := _label_problem(m, plan, is_ref=is_ref))]
+        bad = [(m.path, f"{role} {why}") for m, role in ((pred, "prediction"), (ref, "reference"))
+               if (why := _label_problem(m, plan, is_ref=role == "reference"))]
         if bad:
-            return CaseResult(case.id, problem=Problem(case.id, tuple(p for p, _ in bad),
-                                                       "; ".join(f"{p.name} {why}" for p, why in bad)))
+            allowed = ", ".join(map(str, sorted(plan.allowed_labels())))
+            return CaseResult(case.id, problem=Problem(
+                case.id, tuple(p for p, _ in bad), f"{'; '.join(w for _, w in bad)} (labels to evaluate: {allowed})"))
         return CaseResult(case.id, score_arrays(pred.array, ref.array, plan, spacing))
     except FileProblem as err:
         return CaseResult(case.id, problem=Problem(case.id, (err.path,), err.message))
@@ -83,7 +84,10 @@ def score_arrays(pred: np.ndarray, ref: np.ndarray, plan: Plan, spacing=None) ->
                 r = np.where(ignored, IGNORE_SENTINEL, ref_bin)
             else:
                 p, r = np.where(ignored, 0, pred_bin), np.where(ignored, 0, ref_bin)
-        value = segmath.get(spec.id).fn(p, r, **spec.call_kwargs(spacing, plan.ignore_index))
+        # floating-point warnings inside a metric (inf * 0 in an unused branch) are not the user's
+        # business here: the values themselves, NaN included, go to the table
+        with np.errstate(all="ignore"):
+            value = segmath.get(spec.id).fn(p, r, **spec.call_kwargs(spacing, plan.ignore_index))
         columns.append(np.asarray(value, dtype=np.float64).reshape(len(plan.classes)))
     return [[float(col[k]) for col in columns] for k in range(len(plan.classes))]
 
@@ -109,7 +113,7 @@ def _missing(case, ref, plan):
         return CaseResult(case.id, problem=Problem(case.id, (case.ref,), "has no prediction"))
     why = _label_problem(ref, plan, is_ref=True)
     if why:
-        raise FileProblem(ref.path, why)
+        raise FileProblem(ref.path, f"{why} {sorted(plan.allowed_labels())}")
     spacing = plan.spacing or ref.spacing
     _check_spacing_length(spacing, ref)
     return CaseResult(case.id, worst_values(plan, ref.array.shape, spacing), missing=case.ref)
@@ -147,5 +151,5 @@ def _label_problem(m, plan, *, is_ref):
         allowed = allowed | {plan.ignore_index}
     bad = [v for v in present_labels(m.array) if v not in allowed]
     if bad:
-        return f"holds label(s) {bad[:10]} outside the labels to evaluate {sorted(allowed)}"
+        return f"holds label(s) {bad[:10]} outside the labels to evaluate"
     return None
