@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..numerics import safe_divide
 from .arrays import device, is_torch, namespace
 
 __all__ = ["lovasz_jaccard", "argsort_desc_nonnegative"]
@@ -89,8 +90,8 @@ def lovasz_jaccard(errors, foreground):
     k = xp.arange(1, errors.shape[-1] + 1, dtype=errors.dtype, device=device(errors))
     inter = n_fg - seen_fg
     union = n_fg + k - seen_fg                       # >= 1 at every position
-    # U - 1 is 0 only at k = 1 with an empty foreground, where I = 0: clip it, then add g_1 = 1 below
-    miss = inter / xp.clip(union - 1.0, 1.0, None)
+    # U - 1 is 0 only at k = 1 with an empty foreground, where I = 0 too: 0 there, then g_1 = 1 below
+    miss = safe_divide(xp, inter, union - 1.0)
     gain = xp.where(g_sorted > 0, xp.ones_like(miss), miss) / union
     empty_row = xp.astype(n_fg[:, 0] == 0, errors.dtype)
     return xp.sum(m_sorted * gain, axis=-1) + empty_row * m_sorted[:, 0]
