@@ -473,7 +473,7 @@ def _example_jml(seed):
 
 
 @register("jaccard_metric", kind="loss", name="Jaccard metric loss (JML)", example=_example_jml,
-          references=("wang2023jaccard",), planned_chapter="07_soft_labels",
+          references=("wang2023jaccard",), chapter="07_soft_labels",
           symbolic=(Aggregate("1 - (S_p + S_y - L_1 + 2*smooth)/(S_p + S_y + L_1 + 2*smooth)", when={"variant": "jml1"}),
                     Aggregate("1 - (I + smooth)/(I + L_1 + smooth)", label="jml2", when={"variant": "jml2"})),
           theorems=("verify_jml_metric",), tags=("soft-target",))
@@ -520,7 +520,7 @@ def jaccard_metric(input, target, *, variant="jml1", weight=None, ignore_index=N
 
 
 @register("dice_semimetric", kind="loss", name="Dice semimetric loss (DML)", example=_example_soft,
-          references=("wang2023dice",), planned_chapter="07_soft_labels",
+          references=("wang2023dice",), chapter="07_soft_labels",
           symbolic=Aggregate("1 - (S_p + S_y - L_1 + smooth)/(S_p + S_y + smooth)"),
           theorems=("verify_dml_semimetric",), tags=("soft-target",))
 @REGION_ARGS.fill
