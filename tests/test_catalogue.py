@@ -186,3 +186,11 @@ def test_float16_input(entry):
     assert torch.isfinite(out) and torch.isfinite(x.grad).all()
     ref = entry.fn(x.detach().double(), *to_torch(args[1:]), **to_torch(kwargs)).sum()
     assert abs(float(out.detach()) - float(ref)) <= 0.05 * (1 + abs(float(ref)))
+
+
+def test_every_reference_is_a_key_of_references_bib():
+    """An entry cites by key; a key missing from references.bib would only show as a note on the catalogue page."""
+    from tools.book import bib_keys
+    known = bib_keys()
+    missing = sorted((e.id, key) for e in segmath.catalogue() for key in e.references if key not in known)
+    assert not missing, f"references not in references.bib: {missing}"
