@@ -49,7 +49,7 @@ def _example(seed):
           formula=r"Q \leftarrow \operatorname{softmax}\big(u - \textstyle\sum_m w_m\, \mu\, (k_m * Q - Q)\big)",
           differentiable=True)
 def dense_crf(unary, image, *, n_iter=5, w_spatial=3.0, theta_gamma=3.0, w_bilateral=10.0, theta_alpha=80.0,
-              theta_beta=13.0, compat="potts", spacing=None, method="permutohedral", normalization="none"):
+              theta_beta=13.0, compat="potts", spacing=None, method="permutohedral", normalization="symmetric"):
     r"""Mean-field inference in a fully connected CRF with Gaussian and bilateral pairwise kernels.
 
     Defaults are pydensecrf's example settings (``addPairwiseGaussian(sxy=3, compat=3)``,
@@ -69,9 +69,11 @@ def dense_crf(unary, image, *, n_iter=5, w_spatial=3.0, theta_gamma=3.0, w_bilat
         spacing: pixel size per spatial axis (default 1), used for the positions.
         method: ``"permutohedral"`` (fast, approximate bilateral kernel) or ``"exact"`` (dense kernels,
             at most 8192 pixels per image).
-        normalization: ``"none"`` (the model's kernels) or ``"symmetric"``: messages
-            :math:`D^{-1/2}(K - I)D^{-1/2} Q` with :math:`D = \operatorname{diag}(K\mathbf{1})`, the normalisation
-            pydensecrf applies by default (which keeps the self term; here it is excluded).
+        normalization: ``"symmetric"`` (default): messages :math:`D^{-1/2}(K - I)D^{-1/2} Q` with
+            :math:`D = \operatorname{diag}(K\mathbf{1})`, the normalisation pydensecrf applies by default
+            (which keeps the self term; here it is excluded), so that its example weights mean the same here;
+            or ``"none"``: the model's unnormalised kernels (the definition; messages then grow with the
+            number of similar pixels, and weights must be much smaller).
 
     Returns:
         Q, the marginals ``(N, C, *spatial)`` (rows on the simplex), same kind and device as ``unary``.
@@ -284,8 +286,18 @@ class _DenseKernel:
         return xp.reshape(out, q.shape)
 
 
+CALIBRATION_SAMPLES = 64      # pixels per image at which the lattice's scale is matched to the exact sum
+
+
 class _LatticeKernel:
-    """The bilateral Gaussian by the permutohedral lattice, one lattice for the whole batch."""
+    """The bilateral Gaussian by the permutohedral lattice, one lattice for the whole batch.
+
+    The lattice's kernel sums are biased low for image features (pixels fill a 2-D or 3-D sheet of the
+    feature space and the blur loses mass to unoccupied vertices: about 20% for RGB images).  Its scale
+    is therefore calibrated once per image: the exact sums :math:`\sum_j k(f_i, f_j)` at 64 evenly
+    spaced pixels against the lattice's, one factor per image (this lowers the mean relative error of
+    the messages to about 5%; THEORY S32).
+    """
 
     def __init__(self, xp, f):
         self.xp = xp
@@ -293,10 +305,30 @@ class _LatticeKernel:
         dev = P.device(f)
         batch = xp.reshape(xp.broadcast_to(xp.arange(n, device=dev)[:, None], (n, p)), (-1,))
         self.lattice = Lattice(xp.reshape(f, (n * p, d)), batch=batch)
+        self.factor = _calibration(xp, P.detach(f), self.lattice)
 
     def __call__(self, q):
         xp = self.xp
         n, c = q.shape[:2]
         pts = xp.reshape(xp.permute_dims(xp.reshape(q, (n, c, -1)), (0, 2, 1)), (-1, c))
-        out = self.lattice.filter(pts)
+        out = self.lattice.filter(pts) * self.factor
         return xp.reshape(xp.permute_dims(xp.reshape(out, (n, -1, c)), (0, 2, 1)), q.shape)
+
+
+def _calibration(xp, f, lattice, chunk=16):
+    """Per-point factor ``(N * P, 1)``: exact / lattice kernel sums over sampled pixels of each image."""
+    n, p, d = f.shape
+    s = min(p, CALIBRATION_SAMPLES)
+    idx = xp.asarray(np.unique(np.linspace(0, p - 1, s).round().astype(np.int64)), device=P.device(f))
+    sample = xp.take(f, idx, axis=1)                               # (n, s, d)
+    sq = xp.sum(f * f, axis=2)
+    exact = None
+    for start in range(0, int(idx.shape[0]), chunk):
+        a = sample[:, start:start + chunk]
+        d2 = xp.sum(a * a, axis=2)[:, :, None] + sq[:, None, :] - 2.0 * xp.matmul(a, xp.permute_dims(f, (0, 2, 1)))
+        part = xp.sum(xp.exp(-0.5 * clip_negative(xp, d2)), axis=(1, 2))
+        exact = part if exact is None else exact + part
+    ones = xp.ones((n * p, 1), dtype=f.dtype, device=P.device(f))
+    approx = xp.sum(xp.take(xp.reshape(lattice.filter(ones), (n, p)), idx, axis=1), axis=1)
+    factor = exact / approx                                        # approx >= its self term > 0
+    return xp.reshape(xp.broadcast_to(factor[:, None], (n, p)), (-1, 1))

@@ -97,7 +97,7 @@ def verify_mean_field_update(seed=0, cases=12):
     for name, mu in (("Potts", 1.0 - np.eye(3)), ("random", _random_problem(rng, c=3)[2])):
         ref = np.vstack([_node_update(q0, psi, kern, mu, i) for i in range(9)])
         kw = dict(n_iter=1, w_spatial=0.8, theta_gamma=1.4, w_bilateral=1.3, theta_alpha=2.0, theta_beta=1.5,
-                  method="exact", compat=mu)
+                  method="exact", compat=mu, normalization="none")
         got = dense_crf(unary, image, **kw)[0].reshape(3, -1).T
         chk.error(f"dense_crf vs the update ({name} compatibility)", np.abs(got - ref).max())
         if name == "Potts":
@@ -164,8 +164,9 @@ def verify_filtered_messages(seed=0):
     The spatial Gaussian (separable, truncated at 8.5 standard deviations) equals the pair-by-pair sum to
     rounding, 2-D and 3-D with anisotropic spacing.  The permutohedral lattice is an approximation: its
     mean relative error is measured on dense point clouds (D = 1, 2, 3: a few per cent) and on the
-    bilateral features of a small two-region RGB image (D = 5, where the error is larger because pixels
-    fill a 2-D sheet of the 5-D space and the lattice blur loses mass to unoccupied vertices).
+    bilateral features of a small two-region RGB image (D = 5: about 20% raw, because pixels fill a 2-D
+    sheet of the 5-D space and the lattice blur loses mass to unoccupied vertices; about 5% once the
+    scale is calibrated against exact sums at 64 pixels, as :func:`segmath.dense_crf` does).
     """
     from ..postprocess import crf
     from ..postprocess._lattice import Lattice
@@ -198,7 +199,10 @@ def verify_filtered_messages(seed=0):
     v = rng.random((h * w, 2))
     ref = np.exp(-0.5 * ((feats[:, None] - feats[None]) ** 2).sum(-1)) @ v
     rel = np.abs(Lattice(feats).filter(v) - ref).mean() / np.abs(ref).mean()
-    chk.within("lattice, bilateral features of an RGB image (D = 5): mean relative error", rel, 0.25)
+    chk.note("lattice, bilateral features of an RGB image (D = 5): mean relative error, raw", rel)
+    calibrated = crf._LatticeKernel(np, feats[None])
+    rel = np.abs(calibrated.lattice.filter(v) * calibrated.factor - ref).mean() / np.abs(ref).mean()
+    chk.within("the same, scale calibrated at 64 pixels (as dense_crf does)", rel, 0.08)
     chk.count(h * w)
     return chk.result()
 
