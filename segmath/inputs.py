@@ -10,10 +10,20 @@ Conventions (DESIGN.md section 3):
   ``(N, C, *spatial)`` (one-hot, multi-label or soft, in [0, 1]).
 * ``ignore_index`` marks label pixels that take no part in the loss or metric.
 
-:func:`make_pair` validates a call once and returns a :class:`Pair` holding the
-flattened ``(N, C, S)`` arrays, so each formula is a few lines on top of it.
+:func:`make_pair` validates a loss's call once and returns a :class:`Pair` holding the
+flattened ``(N, C, S)`` arrays, so each formula is a few lines on top of it: the
+probabilities, the per-pixel negative log-likelihood (:meth:`Pair.nll`) and the count of
+counted pixels (:meth:`Pair.count`) are computed here, once for every loss.
 Half-precision inputs are promoted to float32 here (AMP safety: sums over
-millions of pixels overflow float16).
+millions of pixels overflow float16).  :func:`hard_labels` does the same for the
+metrics: scores become arg-max (or thresholded) labels.
+
+Non-finite input: with value checks on, a NaN or inf ``input`` raises ``ValueError``
+naming it.  The test rides on the min/max pass the other data checks need anyway
+(NaN and inf make the min or the max non-finite), and every data check of a call is
+read back in one host sync (:class:`~segmath.validation.DataChecks`).  With value
+checks off nothing is read back and a NaN propagates to the result
+(:meth:`Hard.nan_guard` carries it past the arg-max of the metrics).
 """
 from __future__ import annotations
 
