@@ -339,3 +339,26 @@ def test_public_namespace_is_explicit_and_complete():
     assert len(segmath.__all__) == len(set(segmath.__all__))
     missing = [e.id for e in segmath.catalogue() if getattr(segmath, e.id, None) is not e.fn]
     assert not missing, f"catalogue entries not exported as segmath.<id>: {missing}"
+
+
+def test_every_data_check_of_a_call_is_one_host_read(monkeypatch):
+    """Counted on CPU through ``Tensor.__bool__`` (a CUDA sync is exactly such a read)."""
+    from segmath.inputs import hard_labels
+    reads = []
+    original = torch.Tensor.__bool__
+    monkeypatch.setattr(torch.Tensor, "__bool__", lambda t: reads.append(1) or original(t))
+    p = torch.full((2, 3, 4, 4), 1 / 3, dtype=torch.float64)
+    y = torch.zeros((2, 4, 4), dtype=torch.long)
+    onehot = torch.nn.functional.one_hot(y, 3).permute(0, 3, 1, 2).double()
+    for call in (lambda: make_pair(p, y, from_logits=False, ignore_index=-1),   # probabilities + labels
+                 lambda: make_pair(p, onehot, from_logits=False, soft_target=False),   # + hard per-class target
+                 lambda: hard_labels(p, onehot),                                # + one-hot check
+                 lambda: hard_labels(y, y, num_classes=3)):                     # two label maps
+        reads.clear()
+        call()
+        assert len(reads) == 1
+    with segmath.value_checks(False):
+        reads.clear()
+        make_pair(p, y, from_logits=False)
+        hard_labels(p, onehot)
+        assert not reads
