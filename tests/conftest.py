@@ -1,3 +1,4 @@
+"""Fixtures and converters for every test file; independent references live in ``tests/oracles/``."""
 import numpy as np
 import pytest
 import torch
