@@ -18,6 +18,7 @@ from .losses import (balanced_cross_entropy, bce_dice, binary_cross_entropy, com
 from .metrics import (ConfusionState, balanced_accuracy, brier_score, cohen_kappa, confusion_matrix, dice_score,
                       expected_calibration_error, fbeta_score, fw_iou, iou, mcc, mean_accuracy, mean_iou,
                       pixel_accuracy, precision, recall, specificity, volume_difference)
+from .instances import instance_ap, panoptic_quality
 from .postprocess import dense_crf, tv_denoise, tv_segment
 from .validation import value_checks
 
@@ -31,7 +32,8 @@ __all__ = ["Entry", "catalogue", "get", "value_checks", "examples", "cross_entro
            "cldice", "confusion_matrix", "iou", "mean_iou", "fw_iou", "dice_score", "fbeta_score",
            "volume_difference", "precision", "recall", "specificity", "pixel_accuracy", "mean_accuracy",
            "balanced_accuracy", "mcc", "cohen_kappa", "expected_calibration_error", "brier_score", "ConfusionState",
-           "dense_crf", "tv_denoise", "tv_segment"]
+           "dense_crf", "tv_denoise", "tv_segment",
+           "panoptic_quality", "instance_ap"]
 
 __version__ = "0.1.0"
 

@@ -90,6 +90,13 @@ def _with_label(value):
     return put
 
 
+def _complex(x):
+    """Complex values; a list of per-image dicts (instance_ap's format) gets complex ``masks``."""
+    if x.dtype == object:
+        return [{**d, "masks": np.asarray(d["masks"]).astype(np.complex128)} for d in x]
+    return x.astype(np.complex128)
+
+
 def _reshape_spatial(k, d):
     """The ``k`` spatial axes of the example -> ``d`` axes: 1-D flattens them, more axes repeat the
     data twice along each new axis (a valid image of that rank)."""
@@ -120,7 +127,7 @@ def cases(entry):
         if default is not None:   # None is the default otherwise: documented by the signature
             out.append((f"{name}=None", _set(name, None), (name,), none_means(entry, name)))
         out.append((f"{name}={UNKNOWN!r}", _set(name, UNKNOWN), (name,), None))
-    out.append(("complex input", _replace_arg(0, lambda x: x.astype(np.complex128)), (first,), None))
+    out.append(("complex input", _replace_arg(0, _complex), (first,), None))
     if standard(entry):
         out.append(("bool input", _replace_arg(0, lambda x: x > 0), ("input", "target", "num_classes"), None))
     if label_target(entry):
