@@ -124,3 +124,35 @@ def test_sync_over_two_gloo_processes_counts_padding_once(tmp_path):
     for rank in range(2):
         np.testing.assert_array_equal(np.load(tmp_path / f"rank{rank}.npy"), expected)
         assert (tmp_path / f"rank{rank}.csv").read_text() == table.to_csv()
+
+
+def _group_worker(rank, world, init_file, out_dir):
+    from segmath.metrics import ConfusionState
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        group = dist.new_group([0, 1])                 # every rank takes part in creating the group
+        p, y = batch(6, n=6)
+        mine = slice(2 * rank, 2 * rank + 2)
+        if rank in (0, 1):                            # rank 2 is not in the group and does not sync
+            confusion = ConfusionState(3).update(p[mine], y[mine]).sync(process_group=group)
+            surface = SurfaceState(("hd95",), num_classes=3).update(p[mine], y[mine], ids=[2 * rank, 2 * rank + 1])
+            surface = surface.sync(process_group=group)
+            np.save(f"{out_dir}/rank{rank}.npy", np.concatenate([
+                [float(confusion.compute("mean_iou")), float(confusion.compute("mean_iou", aggregate="dataset"))],
+                surface.compute("hd95", "none").ravel()]))
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_sync_over_a_process_group_leaves_other_ranks_out(tmp_path):
+    mp.start_processes(_group_worker, args=(3, str(tmp_path / "init"), str(tmp_path)), nprocs=3, join=True,
+                       start_method="fork")
+    p, y = batch(6, n=6)
+    p, y = p[:4], y[:4]                                # ranks 0 and 1 only
+    expected = [float(segmath.mean_iou(p, y, num_classes=3)),
+                float(segmath.mean_iou(p, y, num_classes=3, aggregate="dataset"))]
+    expected += one_shot(p, y, "hd95").ravel().tolist()
+    for rank in (0, 1):
+        np.testing.assert_allclose(np.load(tmp_path / f"rank{rank}.npy"), expected, rtol=1e-12)
+    assert not (tmp_path / "rank2.npy").exists()

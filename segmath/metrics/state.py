@@ -125,9 +125,10 @@ class ConfusionState:
 
     # -- distributed ------------------------------------------------------------
 
-    def sync(self) -> "ConfusionState":
-        """The state summed over all ``torch.distributed`` processes (a new state); ``self`` when
-        torch.distributed is not initialised.  Every process must call it (a collective)."""
+    def sync(self, process_group=None) -> "ConfusionState":
+        """The state summed over all ``torch.distributed`` processes of ``process_group`` (default:
+        the world) as a new state; ``self`` when torch.distributed is not initialised.  Every
+        process of the group must call it (a collective)."""
         try:
             import torch
             import torch.distributed as dist
@@ -136,23 +137,23 @@ class ConfusionState:
         if not (dist.is_available() and dist.is_initialized()):
             return self
         numpy_state = self.matrix is not None and not P.is_torch(self.matrix)
-        device = self._comm_device(torch, dist)
+        device = self._comm_device(torch, dist, process_group)
         matrix = self._as_tensor(torch, self.matrix, (self.num_classes, self.num_classes), device)
-        dist.all_reduce(matrix)
+        dist.all_reduce(matrix, group=process_group)
         out = ConfusionState(self.num_classes, per_image=self.per_image, **self.options)
         out._ndim, out._guard = self._ndim, self._guard   # the guard stays local: no extra collective
         out.matrix, out._dtype = matrix, self._dtype if self._dtype is not None else torch.get_default_dtype()
         if self.per_image:
-            out._images = [_all_gather_rows(torch, dist, self._local_images(torch, device))]
+            out._images = [_all_gather_rows(torch, dist, self._local_images(torch, device), process_group)]
         if numpy_state:
             out.matrix = P.to_numpy(out.matrix)
             out._images = [P.to_numpy(a) for a in out._images]
         return out
 
-    def _comm_device(self, torch, dist):
+    def _comm_device(self, torch, dist, group=None):
         if self.matrix is not None and P.is_torch(self.matrix):
             return self.matrix.device
-        if dist.get_backend() == "nccl":
+        if dist.get_backend(group) == "nccl":
             return torch.device("cuda", torch.cuda.current_device())
         return torch.device("cpu")
 
@@ -202,17 +203,17 @@ class ConfusionState:
         return with_guard(c.xp, form(c, **options), self._guard)
 
 
-def _all_gather_rows(torch, dist, local):
+def _all_gather_rows(torch, dist, local, group=None):
     """Concatenate ``(n_r, ...)`` tensors of every rank (n_r may differ): pad, all_gather, trim."""
-    world = dist.get_world_size()
+    world = dist.get_world_size(group)
     size = torch.tensor([local.shape[0]], dtype=torch.int64, device=local.device)
     sizes = [torch.zeros_like(size) for _ in range(world)]
-    dist.all_gather(sizes, size)
+    dist.all_gather(sizes, size, group=group)
     sizes = [int(s) for s in sizes]        # a host read, acceptable in the one sync step
     longest = max(sizes)
     padded = torch.zeros((longest,) + tuple(local.shape[1:]), dtype=local.dtype, device=local.device)
     padded[:local.shape[0]] = local
     gathered = [torch.zeros_like(padded) for _ in range(world)]
-    dist.all_gather(gathered, padded)
+    dist.all_gather(gathered, padded, group=group)
     return torch.cat([g[:n] for g, n in zip(gathered, sizes)], dim=0)
 
