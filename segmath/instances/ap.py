@@ -32,10 +32,14 @@ IOU_THRESHOLDS = tuple(np.round(np.linspace(0.5, 0.95, 10), 2).tolist())
 AREAS = {"all": (0.0, 1e10), "small": (0.0, 32.0 ** 2), "medium": (32.0 ** 2, 96.0 ** 2), "large": (96.0 ** 2, 1e10)}
 
 
+def _flat(masks):
+    return masks.reshape(len(masks), int(np.prod(masks.shape[1:])))   # also for K = 0
+
+
 def _mask_iou(dt, gt, crowd):
     """(D, G) IoU of boolean masks; against a crowd reference, intersection over the detection's area."""
-    d = dt.reshape(len(dt), -1).astype(np.float64)
-    g = gt.reshape(len(gt), -1).astype(np.float64)
+    d = _flat(dt).astype(np.float64)
+    g = _flat(gt).astype(np.float64)
     inter = d @ g.T
     da, ga = d.sum(1), g.sum(1)
     union = np.where(crowd[None, :], da[:, None], da[:, None] + ga[None, :] - inter)
@@ -189,8 +193,8 @@ def instance_ap(preds, target, *, iou_thresholds=IOU_THRESHOLDS, max_detections=
                 continue
             d_sel = d_sel[np.argsort(-ds[d_sel], kind="mergesort")][:big]
             ious = _mask_iou(dm[d_sel], gm[g_sel], gc[g_sel])
-            d_area = dm[d_sel].reshape(len(d_sel), -1).sum(1)
-            g_area = gm[g_sel].reshape(len(g_sel), -1).sum(1)
+            d_area = _flat(dm[d_sel]).sum(1)
+            g_area = _flat(gm[g_sel]).sum(1)
             per_image.append((ds[d_sel], ious, d_area, g_area, gc[g_sel]))
         for ai, area in enumerate(AREAS.values()):
             evals = [(s,) + _evaluate_image(i, da, ga, gc, area, thresholds) for s, i, da, ga, gc in per_image]
