@@ -290,7 +290,7 @@ CALIBRATION_SAMPLES = 64      # pixels per image at which the lattice's scale is
 
 
 class _LatticeKernel:
-    """The bilateral Gaussian by the permutohedral lattice, one lattice for the whole batch.
+    r"""The bilateral Gaussian by the permutohedral lattice, one lattice for the whole batch.
 
     The lattice's kernel sums are biased low for image features (pixels fill a 2-D or 3-D sheet of the
     feature space and the blur loses mass to unoccupied vertices: about 20% for RGB images).  Its scale
