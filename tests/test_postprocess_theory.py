@@ -10,6 +10,7 @@ from segmath.postprocess import tv as tv_module
 from segmath.theory import postprocess as T
 
 
+@pytest.mark.slow
 def test_thresholding_fails_for_isotropic_tv():
     assert not T.verify_thresholding_theorem(tv="isotropic").passed
 
@@ -36,6 +37,7 @@ def test_filtered_messages_catch_a_wrong_spatial_filter(monkeypatch):
     assert not T.verify_filtered_messages().passed
 
 
+@pytest.mark.slow
 def test_rof_disk_catches_an_unconverged_or_wrong_solver(monkeypatch):
     monkeypatch.setattr(T, "rof_dual_fista", lambda f, w, n, iso=True: (0.9 * f, 0.0))
     assert not T.verify_rof_disk().passed
@@ -52,6 +54,7 @@ def test_chambolle_step_catches_a_wrong_denoiser(monkeypatch):
     assert not T.verify_chambolle_step().passed
 
 
+@pytest.mark.slow
 def test_fista_reference_agrees_with_skimage_converged():
     rng = np.random.default_rng(0)
     f = rng.random((20, 22))

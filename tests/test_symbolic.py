@@ -245,7 +245,11 @@ def _sample(rng, family, soft):
     return z, y
 
 
-@pytest.mark.parametrize("name", NAMES)
+# the two forms whose SymPy gradients take seconds to build run in the full suite only (make unit)
+SLOW_FORMS = {"exp_log", "mcc_loss"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_FORMS else n for n in NAMES])
 @pytest.mark.parametrize("params", ["defaults", pytest.param("moved", marks=pytest.mark.slow)])
 def test_form_matches_catalogue_autograd(name, params):
     """The catalogue function under the form's ``when`` equals the form, value and gradient.
