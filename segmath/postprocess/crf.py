@@ -45,7 +45,7 @@ def _example(seed):
 
 
 @register("dense_crf", kind="transform", name="Dense CRF (mean-field inference)", example=_example,
-          references=("krahenbuhl2011efficient", "adams2010fast", "zheng2015conditional"), chapter=None,
+          references=("krahenbuhl2011efficient", "adams2010fast", "zheng2015conditional"), chapter="12_crf",
           formula=r"Q \leftarrow \operatorname{softmax}\big(u - \textstyle\sum_m w_m\, \mu\, (k_m * Q - Q)\big)",
           differentiable=True)
 def dense_crf(unary, image, *, n_iter=5, w_spatial=3.0, theta_gamma=3.0, w_bilateral=10.0, theta_alpha=80.0,

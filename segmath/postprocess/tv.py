@@ -67,7 +67,7 @@ def _example(seed):
 
 
 @register("tv_denoise", kind="transform", name="Total-variation (ROF) denoising", example=_example,
-          references=("chambolle2004algorithm", "rudin1992nonlinear"), chapter=None,
+          references=("chambolle2004algorithm", "rudin1992nonlinear"), chapter="13_variational",
           formula=r"\hat u = \arg\min_u \mathrm{TV}(u) + \tfrac{1}{2w}\|u - f\|_2^2",
           differentiable=True)
 def tv_denoise(image, weight=0.1, eps=2e-4, max_num_iter=200, *, channel_axis=None, tv="isotropic",
