@@ -430,3 +430,17 @@ def test_progress_bar_only_on_a_terminal(tmp_path, capsys, monkeypatch):
     assert "2/2" in capsys.readouterr().err
     evaluate_folder(pred_dir, ref_dir, ("dice",), labels=[1, 2], progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_cli_regions_named_and_unnamed(tmp_path):
+    pred_dir, ref_dir, arrays = write_png_folders(tmp_path, n=2)
+    out_csv = tmp_path / "c.csv"
+    assert main(["evaluate", str(pred_dir), str(ref_dir), "-m", "dice", "--regions", "both=1,2", "2",
+                 "--csv", str(out_csv), "--json", str(tmp_path / "s.json"), "-q"]) == 0
+    rows = read_csv(out_csv)
+    assert [r["class"] for r in rows] == ["both", "2"] * 2
+    for r in rows:
+        pred, ref = arrays[r["case"]]
+        members = (1, 2) if r["class"] == "both" else (2,)
+        t, p = np.isin(ref, members).ravel(), np.isin(pred, members).ravel()
+        assert float(r["dice"]) == pytest.approx(f1_score(t, p), rel=1e-12)

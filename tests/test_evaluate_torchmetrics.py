@@ -8,7 +8,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassJaccardIndex
 
 import segmath
-from segmath.evaluate.torchmetrics_adapter import ConfusionMetric, SurfaceMetric
+from segmath.torchmetrics import ConfusionMetric, SurfaceMetric
 
 
 def data(seed=0, n=6, c=3, shape=(12, 14)):
