@@ -109,7 +109,11 @@ def tv_denoise(image, weight=0.1, eps=2e-4, max_num_iter=200, *, channel_axis=No
     """
     u, axis, spatial = _prepare(image, weight, eps, max_num_iter, channel_axis, tv)
     every = _check_every(u, check_every)
-    out = _chambolle(P.namespace(u), u, float(weight), float(eps), int(max_num_iter), spatial, tv, every)
+    if P.is_numpy(u):
+        # NumPy: the same iteration with preallocated buffers, one channel at a time (no autograd to keep)
+        out = np.stack([_chambolle_inplace(c, float(weight), float(eps), int(max_num_iter), tv) for c in u])
+    else:
+        out = _chambolle(P.namespace(u), u, float(weight), float(eps), int(max_num_iter), spatial, tv, every)
     if axis is not None:
         out = P.namespace(u).moveaxis(out, 0, axis)
     else:
@@ -188,6 +192,63 @@ def _chambolle(xp, f, weight, eps, max_num_iter, spatial, tv, every):
     if channels == 1 and every == 1:
         return out                       # not stopped early (else returned above)
     return xp.where(xp.reshape(done, bshape), result, out)
+
+
+def _chambolle_inplace(f, weight, eps, max_num_iter, tv):
+    """:func:`_chambolle` for one NumPy channel, in place (large temporaries cost page faults).
+
+    Same operations in the same order, so results agree to rounding (the tests compare both
+    with scikit-image).
+    """
+    nd = f.ndim
+    tau = 1.0 / (2.0 * nd)
+    p = np.zeros((nd,) + f.shape, dtype=f.dtype)          # p / tau, last slice along its axis stays 0
+    g = np.zeros_like(p)                                   # last slice along its axis stays 0
+    tmp = np.empty_like(p)
+    d = np.zeros_like(f)
+    out = f.copy()
+    mag = np.empty_like(f)
+    size = float(f.size)
+    e_init = e_prev = None
+    for i in range(max_num_iter):
+        if i > 0:
+            d[...] = 0.0
+            for ax in range(nd):
+                d -= p[ax]
+                d[_slab(nd, ax, 1, None)] += p[ax][_slab(nd, ax, 0, -1)]
+            d *= tau
+            np.add(f, d, out=out)
+        for ax in range(nd):
+            np.subtract(out[_slab(nd, ax, 1, None)], out[_slab(nd, ax, 0, -1)], out=g[ax][_slab(nd, ax, 0, -1)])
+        if tv == "anisotropic":
+            np.abs(g, out=tmp)
+            tv_sum = tmp.sum()
+        else:
+            np.multiply(g, g, out=tmp)
+            np.sum(tmp, axis=0, out=mag)
+            np.sqrt(mag, out=mag)
+            tv_sum = mag.sum()
+        energy = ((d * d).sum() + weight * tv_sum) / size
+        if i == 0:
+            e_init = e_prev = energy
+        elif abs(e_prev - energy) < eps * e_init:
+            return out
+        else:
+            e_prev = energy
+        if i == max_num_iter - 1:
+            break
+        den = tmp if tv == "anisotropic" else mag
+        den *= tau / weight
+        den += 1.0
+        p -= g
+        p /= den
+    return out
+
+
+def _slab(nd, axis, start, stop):
+    index = [slice(None)] * nd
+    index[axis] = slice(start, stop)
+    return tuple(index)
 
 
 def _update_dual(xp, p, g, mags, tau, weight, tv):
