@@ -30,6 +30,7 @@ NONE_MEANS = {
     ("binary_cross_entropy", "activation"): ("sigmoid", "documented: 'sigmoid' or None, the only one it has"),
     ("dense_crf", "w_spatial"): (SWITCHED_OFF, "documented: None switches the spatial kernel off"),
     ("dense_crf", "w_bilateral"): (SWITCHED_OFF, "documented: None switches the bilateral kernel off"),
+    ("*", "background"): (SWITCHED_OFF, "documented: None, no background: every instance id is an instance"),
 }
 
 

@@ -1,0 +1,281 @@
+r"""Embedding losses for instance segmentation (seed 004): pixels are mapped to vectors that
+cluster by instance.
+
+Shared conventions (:mod:`segmath.instances.inputs`): embeddings ``input`` ``(N, F, *spatial)``
+float, instance ids ``target`` ``(N, *spatial)`` integer in ``[0, max_id]``; ``background`` (``0``)
+pixels are no instance (``None``: every id is one, as the seed's own push-pull variant wants).
+Each loss is computed per image and then reduced over the batch (``reduction``); an image with no
+instance costs 0.
+
+Everything is batched with scatter-adds over the instance ids (no Python loop over instances or
+images), so a fixed ``max_id`` keeps the whole loss on the device: ``max_id=None`` reads the largest
+id (one host sync); pass it (e.g. the dataset's maximum) under ``torch.compile`` with value checks off.
+
+Distances use the guarded norm :math:`\|v\| = \sqrt{\|v\|^2}` with a zero-gradient branch at exactly
+0, so a pixel sitting on its centre gives a finite gradient, and NaN still propagates.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .. import primitives as P
+from ..catalogue import NoForm, register
+from ..numerics import clip_negative, safe_divide
+from ..validation import (DataChecks, check_array, check_choice, check_reduction, check_same_kind, check_scalar,
+                          check_scores)
+from .inputs import check_background
+
+__all__ = ["discriminative", "push_pull_centroid", "push_pull_balls", "pairwise_similarity"]
+
+
+# ---- inputs and batched segment operations ---------------------------------------------------------
+
+def _prepare(input, target, background, max_id):
+    """Validated flat ``x`` (N, F, S), ``ids`` (N, S) int64, foreground (N, S) float, number of slots K."""
+    check_array(input, "input", min_ndim=3, floating=True)
+    check_array(target, "target", min_ndim=2)
+    check_same_kind(input, target, "input", "target")
+    xp = P.namespace(input)
+    if target.dtype == xp.bool or not xp.isdtype(target.dtype, "integral"):
+        raise TypeError(f"target holds instance ids and must have an integer dtype, got {target.dtype}")
+    if tuple(target.shape) != (input.shape[0],) + tuple(input.shape[2:]):
+        raise ValueError(f"target must have shape (N, *spatial) = {(input.shape[0],) + tuple(input.shape[2:])} "
+                         f"for input of shape {tuple(input.shape)} (N, F, *spatial), got {tuple(target.shape)}")
+    background = check_background(background)
+    if max_id is not None:
+        check_scalar(max_id, "max_id", low=0, integer=True)
+    n, f = input.shape[0], input.shape[1]
+    x = xp.reshape(input, (n, f, -1))
+    if x.dtype != P.float_dtype(x):
+        x = xp.astype(x, P.float_dtype(x))
+    ids = xp.astype(xp.reshape(target, (n, -1)), xp.int64)
+    checks = DataChecks()
+    check_scores(input, "input", checks=checks)
+    if checks.enabled or max_id is None:
+        lo, hi = P.minmax(ids)
+        if max_id is None:
+            max_id = int(hi)            # the one host read when no bound is given
+        bound = max_id
+        checks.require((lo < 0) | (hi > bound), lambda: ValueError(
+            f"target must hold instance ids in [0, {bound}] (max_id={bound}); found values in "
+            f"[{int(lo)}, {int(hi)}] (negative ids are not allowed)"))
+    checks.resolve()
+    fg = xp.ones(ids.shape, dtype=x.dtype) if background is None else xp.astype(ids != background, x.dtype)
+    return xp, x, ids, fg, max_id + 1
+
+
+def _seg_sum(values, ids, k):
+    """out[n, ..., j] = sum_s values[n, ..., s] [ids[n, s] == j] for values (N, S) or (N, F, S)."""
+    if P.is_torch(values):
+        import torch
+        index = ids if values.ndim == 2 else ids[:, None, :].expand(values.shape)
+        out = torch.zeros(values.shape[:-1] + (k,), dtype=values.dtype, device=values.device)
+        return out.scatter_add(values.ndim - 1, index, values)
+    lead = int(np.prod(values.shape[:-1]))
+    rows = np.arange(lead).reshape(values.shape[:-1])[..., None] * k
+    index = (np.broadcast_to(ids if values.ndim == 2 else ids[:, None, :], values.shape) + rows).ravel()
+    out = np.bincount(index, weights=values.ravel(), minlength=lead * k)
+    return out.reshape(values.shape[:-1] + (k,)).astype(values.dtype, copy=False)
+
+
+def _gather(mu, ids):
+    """mu[n, :, ids[n, s]] -> (N, F, S)."""
+    if P.is_torch(mu):
+        return mu.gather(2, ids[:, None, :].expand(mu.shape[0], mu.shape[1], ids.shape[1]))
+    return np.take_along_axis(mu, ids[:, None, :], axis=2)
+
+
+def _norm(xp, sq):
+    """sqrt of non-negative squared norms, with a zero gradient at exactly 0 (NaN kept)."""
+    sq = clip_negative(xp, sq)
+    zero = sq == 0
+    return xp.where(zero, xp.zeros_like(sq), xp.sqrt(xp.where(zero, xp.ones_like(sq), sq)))
+
+
+def _centres(xp, x, ids, fg, k):
+    """Instance sizes (N, K), centres (N, F, K), presence (N, K) float."""
+    cnt = _seg_sum(fg, ids, k)
+    mu = safe_divide(xp, _seg_sum(x * fg[:, None, :], ids, k), cnt[:, None, :])
+    return cnt, mu, xp.astype(cnt > 0, x.dtype)
+
+
+def _reduce(xp, per_image, reduction):
+    if reduction == "none":
+        return per_image
+    return xp.sum(per_image) if reduction == "sum" else xp.mean(per_image)
+
+
+def _check_nonneg(**values):
+    for name, v in values.items():
+        check_scalar(v, name, low=0.0)
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {v!r}")
+
+
+# ---- examples ---------------------------------------------------------------------------------------
+
+def _example(seed, f=3):
+    """Two 6x7 images, three-dimensional embeddings, ids in {0 (background), 1, 2}; max_id=2."""
+    rng = np.random.default_rng(seed)
+    target = np.zeros((2, 6, 7), np.int64)
+    target[:, :3, :4] = 1
+    target[:, 3:, 3:] = 2
+    target[1, 0, 6] = 2
+    centres = rng.normal(0, 1.0, (3, f))
+    x = centres[target] + 0.6 * rng.standard_normal((2, 6, 7, f))
+    return (np.moveaxis(x, -1, 1).copy(), target), {"max_id": 2}
+
+
+_NO_FORM = ("a set-level loss over instance centroids and pairs of instances: no per-pixel, softmax or "
+            "confusion-count form exists; the tests check it against a brute-force NumPy loop of the paper")
+
+
+# ---- discriminative (De Brabandere et al. 2017) --------------------------------------------------------
+
+VARIANCES = ("instance", "pixel")
+REGS = ("mean", "sum")
+
+
+@register("discriminative", kind="loss", name="Discriminative loss (De Brabandere et al.)", example=_example,
+          references=("debrabandere2017semantic",), chapter=None, planned_chapter="11_embeddings",
+          symbolic=NoForm(_NO_FORM), formula=(
+              r"L = \frac{\alpha}{C}\sum_c \frac{1}{N_c}\sum_{i\in c}[\|\mu_c - x_i\| - \delta_v]_+^2"
+              r" + \frac{\beta}{C(C-1)}\sum_{a\ne b}[2\delta_d - \|\mu_a - \mu_b\|]_+^2"
+              r" + \frac{\gamma}{C}\sum_c \|\mu_c\|"), tags=("3d",))
+def discriminative(input, target, *, delta_v=0.5, delta_d=1.5, alpha=1.0, beta=1.0, gamma=0.001,
+                   variance="instance", reg="mean", background=0, max_id=None, reduction="mean"):
+    r"""Discriminative loss (De Brabandere, Neven & Van Gool 2017): pull to the centre, push centres apart.
+
+    .. math::
+        L_\mathrm{var} = \frac1C\sum_{c=1}^C \frac1{N_c}\sum_{i\in c}[\|\mu_c - x_i\| - \delta_v]_+^2,\quad
+        L_\mathrm{dist} = \frac1{C(C-1)}\sum_{a\ne b}[2\delta_d - \|\mu_a - \mu_b\|]_+^2,\quad
+        L_\mathrm{reg} = \frac1C\sum_c\|\mu_c\|,
+
+    :math:`L = \alpha L_\mathrm{var} + \beta L_\mathrm{dist} + \gamma L_\mathrm{reg}` per image, over its
+    ``C`` instances (``L_dist = 0`` when ``C < 2``; ``L = 0`` when ``C = 0``).
+
+    Args:
+        input: embeddings ``(N, F, *spatial)``.
+        target: instance ids ``(N, *spatial)`` in ``[0, max_id]``.
+        delta_v, delta_d: the pull and push margins (the seed's :math:`r_A = 0.5`, :math:`r_R = 1.5`).
+        alpha, beta, gamma: the weights of the three terms (paper: 1, 1, 0.001).
+        variance: ``"instance"`` (the paper: mean per instance, then over instances) or ``"pixel"``
+            (pooled over all foreground pixels, as some public implementations do).
+        reg: ``"mean"`` (the paper's :math:`1/C`) or ``"sum"`` (the seed's unnormalised
+            :math:`\sum_c\|\mu_c\|`).  Other public codes divide the distance term by :math:`2C(C-1)`
+            (use ``beta=0.5``) or count the background as a cluster (``background=None``).
+        background: the id of no instance (``None``: every id is an instance).
+        max_id: the largest id (``None``: read from ``target``, one host sync).
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (per image ``(N,)``).
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> y = np.array([[[1, 1, 2, 2]]]); x = np.array([[[[0.0, 0.0, 3.0, 3.0]]]])
+        >>> float(segmath.discriminative(x, y))      # tight clusters 3 apart: only L_reg = (0 + 3)/2
+        0.0015
+    """
+    _check_nonneg(delta_v=delta_v, delta_d=delta_d, alpha=alpha, beta=beta, gamma=gamma)
+    check_choice(variance, "variance", VARIANCES)
+    check_choice(reg, "reg", REGS)
+    check_reduction(reduction)
+    xp, x, ids, fg, k = _prepare(input, target, background, max_id)
+    cnt, mu, present = _centres(xp, x, ids, fg, k)
+    c = xp.sum(present, axis=1)
+    d = _norm(xp, xp.sum((_gather(mu, ids) - x) ** 2, axis=1))
+    hinge = clip_negative(xp, d - delta_v) ** 2 * fg
+    if variance == "instance":
+        l_var = safe_divide(xp, xp.sum(safe_divide(xp, _seg_sum(hinge, ids, k), cnt), axis=1), c)
+    else:
+        l_var = safe_divide(xp, xp.sum(hinge, axis=1), xp.sum(fg, axis=1))
+    dd = _norm(xp, xp.sum((mu[:, :, :, None] - mu[:, :, None, :]) ** 2, axis=1))
+    off_diag = 1.0 - xp.eye(k, dtype=x.dtype, device=P.device(x))
+    pair = present[:, :, None] * present[:, None, :] * off_diag
+    l_dist = safe_divide(xp, xp.sum(clip_negative(xp, 2 * delta_d - dd) ** 2 * pair, axis=(1, 2)), c * (c - 1))
+    norms = xp.sum(_norm(xp, xp.sum(mu ** 2, axis=1)) * present, axis=1)
+    l_reg = safe_divide(xp, norms, c) if reg == "mean" else norms
+    return _reduce(xp, alpha * l_var + beta * l_dist + gamma * l_reg, reduction)
+
+
+# ---- the seed's push-pull losses ----------------------------------------------------------------------
+
+def _centre_distances(xp, x, mu):
+    """(N, K, S) distances from every centre to every pixel (Gram form: no (N, K, F, S) tensor)."""
+    cross = xp.matmul(xp.permute_dims(mu, (0, 2, 1)), x)                 # (N, K, S)
+    sq = xp.sum(mu ** 2, axis=1)[:, :, None] + xp.sum(x ** 2, axis=1)[:, None, :] - 2 * cross
+    return _norm(xp, sq)
+
+
+def _push_pull(input, target, attract, repel, alpha, background, max_id, reduction):
+    xp, x, ids, fg, k = _prepare(input, target, background, max_id)
+    cnt, mu, present = _centres(xp, x, ids, fg, k)
+    c = xp.sum(present, axis=1)
+    dist = _centre_distances(xp, x, mu)
+    slots = xp.arange(k, device=P.device(ids))
+    inside = xp.astype(ids[:, None, :] == slots[None, :, None], x.dtype) * fg[:, None, :]   # (N, K, S)
+    l_a = safe_divide(xp, xp.sum(attract(dist) * inside, axis=2), cnt)
+    outside = (1.0 - inside) * present[:, :, None]
+    l_r = safe_divide(xp, xp.sum(repel(dist) * outside, axis=2), ids.shape[1] - cnt)
+    per_image = safe_divide(xp, xp.sum((alpha * l_a + l_r) * present, axis=1), c)
+    return _reduce(xp, per_image, reduction)
+
+
+@register("push_pull_centroid", kind="loss", name="Push-pull centroid loss (seed 004)", example=_example,
+          references=("debrabandere2017semantic",), chapter=None, planned_chapter="11_embeddings",
+          symbolic=NoForm(_NO_FORM), formula=(
+              r"L = \frac{1}{M}\sum_m \Big(\frac{\alpha}{|m|}\sum_{z\in m}\|\mu_m - z\|"
+              r" - \frac{1}{|\Omega|-|m|}\sum_{z\notin m}\|\mu_m - z\|\Big)"), tags=("3d",))
+def push_pull_centroid(input, target, *, alpha=1.0, background=0, max_id=None, reduction="mean"):
+    r"""The seed's naive push-pull loss: mean distance to the own centre minus mean distance of the others.
+
+    .. math:: L = \frac1M\sum_{m}\Big(\frac{\alpha}{|m|}\sum_{z\in m}\|\mu_m - z\|
+              - \frac1{|\Omega| - |m|}\sum_{z\notin m}\|\mu_m - z\|\Big)
+
+    over the ``M`` instances of an image, :math:`\Omega` all its pixels (background included: it is
+    pushed away from every centre).  Unbounded below (the repulsion grows without limit): the
+    contradictory objective the seed warns about; small ``alpha`` favours diverse features.
+
+    Args:
+        alpha: the weight of the attraction.  Others as :func:`discriminative`.
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> y = np.array([[[1, 1, 2, 2]]]); x = np.array([[[[0.0, 0.0, 3.0, 3.0]]]])
+        >>> float(segmath.push_pull_centroid(x, y))
+        -3.0
+    """
+    check_scalar(alpha, "alpha", low=0.0)
+    check_reduction(reduction)
+    return _push_pull(input, target, lambda d: d, lambda d: -d, alpha, background, max_id, reduction)
+
+
+@register("push_pull_balls", kind="loss", name="Push-pull balls loss (seed 004)", example=_example,
+          references=("debrabandere2017semantic",), chapter=None, planned_chapter="11_embeddings",
+          symbolic=NoForm(_NO_FORM), formula=(
+              r"L = \frac{1}{M}\sum_m \Big(\frac{\alpha}{|m|}\sum_{z\in m}[\|\mu_m - z\| - r_A]_+"
+              r" + \frac{1}{|\Omega|-|m|}\sum_{z\notin m}[r_R - \|\mu_m - z\|]_+\Big)"), tags=("3d",))
+def push_pull_balls(input, target, *, r_a=0.5, r_r=1.5, alpha=1.0, background=0, max_id=None, reduction="mean"):
+    r"""The seed's push-pull loss with balls: hinges at the attraction radius and the repulsion radius.
+
+    .. math:: L = \frac1M\sum_{m}\Big(\frac{\alpha}{|m|}\sum_{z\in m}[\|\mu_m - z\| - r_A]_+
+              + \frac1{|\Omega| - |m|}\sum_{z\notin m}[r_R - \|\mu_m - z\|]_+\Big)
+
+    Every pixel outside ``m`` (background included) is pushed out of the ball of radius ``r_r``
+    around :math:`\mu_m`, unlike the discriminative loss, which pushes centres only.
+
+    Args:
+        r_a, r_r: the attraction and repulsion radii (the seed: :math:`r_R = 2 r_A` or :math:`3 r_A`).
+        alpha: the weight of the attraction.  Others as :func:`discriminative`.
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> y = np.array([[[1, 1, 2, 2]]]); x = np.array([[[[0.0, 0.0, 3.0, 3.0]]]])
+        >>> float(segmath.push_pull_balls(x, y))
+        0.0
+    """
+    _check_nonneg(r_a=r_a, r_r=r_r, alpha=alpha)
+    check_reduction(reduction)
+    return _push_pull(input, target, lambda d: clip_negative(P.namespace(d), d - r_a),
+                      lambda d: clip_negative(P.namespace(d), r_r - d), alpha, background, max_id, reduction)

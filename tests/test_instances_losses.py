@@ -1,0 +1,131 @@
+"""Embedding losses against brute-force NumPy loops of the papers' / seed's formulas, NumPy vs torch,
+gradcheck and whole-graph tracing with value checks off."""
+import numpy as np
+import pytest
+import torch
+
+import segmath
+
+
+def instances(y, background):
+    return [k for k in np.unique(y).tolist() if background is None or k != background]
+
+
+def brute_discriminative(x, y, dv=0.5, dd=1.5, a=1.0, b=1.0, g=0.001, variance="instance", reg="mean",
+                         background=0):
+    """De Brabandere et al. 2017, eqs. (1)-(4), one image at a time, one instance at a time."""
+    out = []
+    for xi, yi in zip(x, y):
+        e = xi.reshape(xi.shape[0], -1).T          # (S, F)
+        lab = yi.ravel()
+        ks = instances(lab, background)
+        mus = {k: e[lab == k].mean(0) for k in ks}
+        c = len(ks)
+        if c == 0:
+            out.append(0.0)
+            continue
+        if variance == "instance":
+            var = np.mean([np.mean([max(np.linalg.norm(mus[k] - v) - dv, 0) ** 2 for v in e[lab == k]]) for k in ks])
+        else:
+            var = np.mean([max(np.linalg.norm(mus[k] - v) - dv, 0) ** 2 for k in ks for v in e[lab == k]])
+        dist = 0.0
+        if c > 1:
+            dist = sum(max(2 * dd - np.linalg.norm(mus[i] - mus[j]), 0) ** 2 for i in ks for j in ks if i != j)
+            dist /= c * (c - 1)
+        r = sum(np.linalg.norm(mus[k]) for k in ks)
+        r = r / c if reg == "mean" else r
+        out.append(a * var + b * dist + g * r)
+    return np.array(out)
+
+
+def brute_push_pull(x, y, attract, repel, alpha, background=0):
+    out = []
+    for xi, yi in zip(x, y):
+        e = xi.reshape(xi.shape[0], -1).T
+        lab = yi.ravel()
+        ks = instances(lab, background)
+        terms = []
+        for k in ks:
+            fg = lab != background if background is not None else np.ones(len(lab), bool)
+            mu = e[(lab == k) & fg].mean(0)
+            inside = [attract(np.linalg.norm(mu - v)) for v in e[lab == k]]
+            outside = [repel(np.linalg.norm(mu - v)) for v in e[lab != k]]
+            terms.append(alpha * np.mean(inside) + (np.mean(outside) if outside else 0.0))
+        out.append(np.mean(terms) if terms else 0.0)
+    return np.array(out)
+
+
+def case(seed, f=4, shape=(5, 6), k=4):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, (2,) + shape)
+    x = rng.normal(0, 1.2, (2, f) + shape)
+    return x, y
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("opts", [{}, {"variance": "pixel"}, {"reg": "sum"}, {"background": None},
+                                  {"delta_v": 0.1, "delta_d": 3.0, "gamma": 0.5}])
+def test_discriminative_brute_force(seed, opts):
+    x, y = case(seed)
+    got = segmath.discriminative(x, y, reduction="none", **opts)
+    map_ = {"delta_v": "dv", "delta_d": "dd", "gamma": "g"}
+    ref = brute_discriminative(x, y, **{map_.get(k, k): v for k, v in opts.items()})
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+    assert ref.min() > 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("background", [0, None])
+def test_push_pull_brute_force(seed, background):
+    x, y = case(seed)
+    got = segmath.push_pull_centroid(x, y, alpha=0.7, background=background, reduction="none")
+    ref = brute_push_pull(x, y, lambda d: d, lambda d: -d, 0.7, background)
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-10)
+    got = segmath.push_pull_balls(x, y, r_a=0.3, r_r=2.0, alpha=2.0, background=background, reduction="none")
+    ref = brute_push_pull(x, y, lambda d: max(d - 0.3, 0), lambda d: max(2.0 - d, 0), 2.0, background)
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-10)
+
+
+LOSSES = [segmath.discriminative, segmath.push_pull_centroid, segmath.push_pull_balls]
+
+
+@pytest.mark.parametrize("fn", LOSSES, ids=lambda f: f.__name__)
+def test_3d_numpy_torch_gradcheck(fn):
+    x, y = case(7, f=2, shape=(3, 4, 3), k=3)
+    a = fn(x, y)
+    t = torch.tensor(x, requires_grad=True)
+    b = fn(t, torch.from_numpy(y))
+    assert abs(float(a) - float(b)) < 1e-10
+    assert torch.autograd.gradcheck(lambda v: fn(v, torch.from_numpy(y)), (t,), eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn", LOSSES, ids=lambda f: f.__name__)
+def test_traces_whole_with_checks_off(fn):
+    x, y = case(3)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    torch._dynamo.reset()
+    with segmath.value_checks(False):
+        eager = fn(x, y, max_id=3)
+        traced = torch.compile(fn, backend="eager", fullgraph=True)(x, y, max_id=3)
+    torch.testing.assert_close(traced, eager, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", LOSSES, ids=lambda f: f.__name__)
+def test_no_instance_costs_zero_and_bad_ids(fn):
+    x = np.random.default_rng(0).normal(size=(1, 3, 4, 4))
+    assert float(fn(x, np.zeros((1, 4, 4), np.int64))) == 0.0
+    with pytest.raises(ValueError, match="target"):
+        fn(x, -np.ones((1, 4, 4), np.int64))
+    with pytest.raises(ValueError, match="target"):
+        fn(x, np.ones((1, 4, 4), np.int64) * 5, max_id=3)
+    with pytest.raises(ValueError, match="target"):
+        fn(x, np.ones((1, 4, 5), np.int64))
+
+
+def test_discriminative_zero_when_constraints_hold():
+    """Every embedding within delta_v of its centre and centres 2 delta_d apart: only L_reg is left."""
+    y = np.array([[[1, 1, 2, 2, 3, 3]]])
+    x = np.array([[[[0.0, 0.4, 3.2, 3.6, 6.4, 6.8]]]])
+    got = float(segmath.discriminative(x, y, gamma=0.0))
+    assert got == 0.0
+    assert float(segmath.discriminative(x, y, gamma=0.0, delta_d=2.0)) > 0
