@@ -412,7 +412,7 @@ def _gdl_weights(xp, sy, weight_type):
 
 
 @register("generalized_dice", kind="loss", name="Generalised Dice loss", example=_example_region_ignore,
-          references=("sudre2017generalised",), planned_chapter="08_multiclass",
+          references=("sudre2017generalised",), chapter="08_multiclass",
           symbolic=(Multiclass("1 - (2*sum_c(I/S_y**2) + smooth)/(sum_c((S_p + S_y)/S_y**2) + smooth)"),
                     Aggregate("1 - (2*I/S_y**2 + smooth)/((S_p + S_y)/S_y**2 + smooth)", label="binary")),
           theorems=("verify_dice_jaccard_bijection",), tags=("soft-target",))

@@ -87,7 +87,7 @@ def iou(c, *, average="none", aggregate="image", empty="skip"):
 @register("mean_iou", kind="metric", name="Mean IoU (mIoU)", example=_example_multiclass,
           references=("everingham2010pascal", "cordts2016cityscapes", "long2015fully", "csurka2013good",
                       "wang2023revisiting"),
-          planned_chapter="08_multiclass", formula=r"\mathrm{mIoU} = \frac{1}{C}\sum_c \frac{TP_c}{TP_c + FP_c + FN_c}",
+          chapter="08_multiclass", formula=r"\mathrm{mIoU} = \frac{1}{C}\sum_c \frac{TP_c}{TP_c + FP_c + FN_c}",
           theorems=("verify_aggregation_changes_ranking",))
 @counts_metric
 def mean_iou(c, *, aggregate="image", empty="skip"):
@@ -117,7 +117,7 @@ def mean_iou(c, *, aggregate="image", empty="skip"):
 
 
 @register("fw_iou", kind="metric", name="Frequency-weighted IoU", example=_example_multiclass,
-          references=("long2015fully",), planned_chapter="08_multiclass",
+          references=("long2015fully",), chapter="08_multiclass",
           formula=r"\mathrm{fwIoU} = \sum_c \frac{TP_c + FN_c}{\sum_k (TP_k + FN_k)} \frac{TP_c}{TP_c + FP_c + FN_c}")
 @counts_metric
 def fw_iou(c, *, aggregate="image", empty="skip"):

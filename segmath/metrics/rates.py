@@ -145,7 +145,7 @@ def pixel_accuracy(c, *, aggregate="image", empty="skip"):
 
 
 @register("mean_accuracy", kind="metric", name="Mean (class) accuracy", example=_example,
-          references=("long2015fully",), planned_chapter="08_multiclass",
+          references=("long2015fully",), chapter="08_multiclass",
           formula=r"\mathrm{mAcc} = \frac{1}{C}\sum_c \frac{TP_c}{TP_c + FN_c}")
 @counts_metric
 def mean_accuracy(c, *, aggregate="image", empty="skip"):
