@@ -18,7 +18,8 @@ from .losses import (balanced_cross_entropy, bce_dice, binary_cross_entropy, com
 from .metrics import (ConfusionState, balanced_accuracy, brier_score, cohen_kappa, confusion_matrix, dice_score,
                       expected_calibration_error, fbeta_score, fw_iou, iou, mcc, mean_accuracy, mean_iou,
                       pixel_accuracy, precision, recall, specificity, volume_difference)
-from .instances import discriminative, instance_ap, panoptic_quality, push_pull_balls, push_pull_centroid
+from .instances import (discriminative, instance_ap, pairwise_similarity, panoptic_quality, push_pull_balls,
+                        push_pull_centroid)
 from .postprocess import dense_crf, tv_denoise, tv_segment
 from .validation import value_checks
 
@@ -33,7 +34,8 @@ __all__ = ["Entry", "catalogue", "get", "value_checks", "examples", "cross_entro
            "volume_difference", "precision", "recall", "specificity", "pixel_accuracy", "mean_accuracy",
            "balanced_accuracy", "mcc", "cohen_kappa", "expected_calibration_error", "brier_score", "ConfusionState",
            "dense_crf", "tv_denoise", "tv_segment",
-           "panoptic_quality", "instance_ap", "discriminative", "push_pull_centroid", "push_pull_balls"]
+           "panoptic_quality", "instance_ap", "discriminative", "push_pull_centroid", "push_pull_balls",
+           "pairwise_similarity"]
 
 __version__ = "0.1.0"
 

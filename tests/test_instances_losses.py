@@ -129,3 +129,64 @@ def test_discriminative_zero_when_constraints_hold():
     got = float(segmath.discriminative(x, y, gamma=0.0))
     assert got == 0.0
     assert float(segmath.discriminative(x, y, gamma=0.0, delta_d=2.0)) > 0
+
+
+def brute_fathi(x, y, background=0, sizes=None):
+    """Fathi et al. 2017 over all instance pixels (or with per-instance counts ``sizes`` as weights)."""
+    out = []
+    for xi, yi in zip(x, y):
+        e = xi.reshape(xi.shape[0], -1).T
+        lab = yi.ravel()
+        keep = [i for i in range(len(lab)) if background is None or lab[i] != background]
+        total, n_s = 0.0, 0
+        for p in keep:
+            size = np.sum(lab[keep] == lab[p]) if sizes is None else sizes[lab[p]]
+            for q in keep:
+                sig = 2 / (1 + np.exp(np.sum((e[p] - e[q]) ** 2)))
+                total += (np.log(sig) if lab[p] == lab[q] else np.log(1 - sig)) / size
+        out.append(-total / len(keep) if keep else 0.0)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("background", [0, None])
+def test_pairwise_similarity_exhaustive_brute_force(seed, background):
+    x, y = case(seed, f=3, shape=(3, 4))
+    got = segmath.pairwise_similarity(x, y, samples="all", background=background, reduction="none")
+    np.testing.assert_allclose(got, brute_fathi(x, y, background), rtol=1e-10)
+    big = segmath.pairwise_similarity(x, y, samples=12, background=background, reduction="none")
+    np.testing.assert_allclose(big, got, rtol=1e-12)      # every instance smaller than 12: all sampled
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_pairwise_similarity_sampling_counts(k):
+    """Constant embeddings per instance: the value depends only on how many pixels each instance gives,
+    min(k, |m|), which the brute force takes as weights and multiplicities."""
+    rng = np.random.default_rng(k)
+    y = rng.integers(0, 4, (1, 5, 6))
+    centres = rng.normal(0, 0.8, (4, 2))
+    x = np.moveaxis(centres[y], -1, 1).copy()
+    got = float(segmath.pairwise_similarity(x, y, samples=k, seed=3))
+    sizes = {j: min(k, int(np.sum(y == j))) for j in range(4)}
+    # brute force on a representative set: sizes[j] copies of centre j
+    lab = np.concatenate([[j] * sizes[j] for j in range(1, 4)])
+    xs = centres[lab].T[None, :, :, None]
+    ref = brute_fathi(xs, lab[None, :, None], background=0)
+    assert got == pytest.approx(float(ref[0]), rel=1e-12)
+    t = segmath.pairwise_similarity(torch.from_numpy(x), torch.from_numpy(y), samples=k, seed=3)
+    assert float(t) == pytest.approx(got, rel=1e-12)
+
+
+def test_pairwise_similarity_seeded_and_traced():
+    x, y = case(5, f=3, shape=(6, 6))
+    a = segmath.pairwise_similarity(x, y, samples=2, seed=1)
+    assert a == segmath.pairwise_similarity(x, y, samples=2, seed=1)
+    assert a != segmath.pairwise_similarity(x, y, samples=2, seed=2)
+    xt, yt = torch.tensor(x, requires_grad=True), torch.from_numpy(y)
+    assert torch.autograd.gradcheck(lambda v: segmath.pairwise_similarity(v, yt, samples=2, seed=1), (xt,))
+    torch._dynamo.reset()
+    with segmath.value_checks(False):
+        eager = segmath.pairwise_similarity(xt.detach(), yt, samples=2, max_id=3)
+        traced = torch.compile(segmath.pairwise_similarity, backend="eager", fullgraph=True)(
+            xt.detach(), yt, samples=2, max_id=3)
+    torch.testing.assert_close(traced, eager, rtol=1e-12, atol=1e-12)

@@ -2,9 +2,9 @@
 :mod:`segmath.instances.inputs`)."""
 from . import ap, inputs, losses, matching, panoptic
 from .ap import instance_ap
-from .losses import discriminative, push_pull_balls, push_pull_centroid
+from .losses import discriminative, pairwise_similarity, push_pull_balls, push_pull_centroid
 from .matching import Matching, assign, detection_f1, instance_dice, match_instances, overlap_table
 from .panoptic import panoptic_counts, panoptic_quality
 
-__all__ = ["discriminative", "push_pull_centroid", "push_pull_balls", "instance_ap", "panoptic_quality", "panoptic_counts", "match_instances", "assign", "overlap_table", "Matching",
+__all__ = ["discriminative", "push_pull_centroid", "push_pull_balls", "pairwise_similarity", "instance_ap", "panoptic_quality", "panoptic_counts", "match_instances", "assign", "overlap_table", "Matching",
            "instance_dice", "detection_f1"]

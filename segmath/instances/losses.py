@@ -279,3 +279,108 @@ def push_pull_balls(input, target, *, r_a=0.5, r_r=1.5, alpha=1.0, background=0,
     check_reduction(reduction)
     return _push_pull(input, target, lambda d: clip_negative(P.namespace(d), d - r_a),
                       lambda d: clip_negative(P.namespace(d), r_r - d), alpha, background, max_id, reduction)
+
+
+# ---- pairwise similarity (Fathi et al. 2017) ------------------------------------------------------------
+
+def _log_similarity(xp, d2, same):
+    r"""``log sigma`` where ``same`` and ``log(1 - sigma)`` elsewhere, for
+    :math:`\sigma = 2/(1 + e^{d^2})`: :math:`\log\sigma = \log 2 - \mathrm{softplus}(d^2)`,
+    :math:`\log(1-\sigma) = \log(-\mathrm{expm1}(-d^2)) - \mathrm{softplus}(-d^2)`.  The unused branch sees
+    a harmless argument (a same-instance pair at distance 0 would make ``log(1 - sigma)`` infinite and
+    its zero gradient NaN)."""
+    pos = math.log(2.0) - P.softplus(d2)
+    safe = xp.where(same, xp.ones_like(d2), d2)
+    neg = xp.log(-xp.expm1(-safe)) - P.softplus(-safe)
+    return xp.where(same, pos, neg)
+
+
+_M = 2147483647   # 2^31 - 1: every product below stays under 2^62, exact in int64
+
+
+def _hash_keys(xp, n, s, seed, device, dtype):
+    """Pseudo-random keys in [0, 1) per pixel from a counter-based hash of (pixel index, seed): the
+    same values on NumPy and torch, CPU or GPU, with no generator state (so the loss traces whole)."""
+    k = xp.reshape(xp.arange(n * s, dtype=xp.int64, device=device), (n, s))
+    k = (k * 1103515245 + (seed * 2654435761 + 12345) % _M) % _M
+    for mult, shift in ((48271, 13), (69621, 11), (16807, 7)):
+        k = xp.bitwise_xor(k, xp.bitwise_right_shift(k, shift))
+        k = (k * mult) % _M
+    return xp.astype(k, dtype) / float(_M)
+
+
+def _sample(xp, x, ids, fg, cnt, k, samples, seed):
+    """``samples`` random pixels of each instance (all when it has fewer), without a loop or a host read:
+    pixels sorted by (id, random key), then the first ``samples`` of each id's run.
+
+    Returns embeddings (N, F, K*samples), slot labels (K*samples,), validity (N, K*samples) float.
+    """
+    n, s = ids.shape
+    keys = _hash_keys(xp, n, s, seed, P.device(x), x.dtype)
+    slot = xp.astype(ids, x.dtype)
+    order = P.sort_desc(-(xp.where(fg > 0, slot, xp.full_like(slot, float(k))) + keys), axis=1)[1]
+    start = xp.cumulative_sum(cnt, axis=1) - cnt
+    offs = xp.arange(samples, dtype=x.dtype, device=P.device(x))
+    valid = xp.astype(offs[None, None, :] < cnt[:, :, None], x.dtype)                    # (N, K, samples)
+    pos = xp.astype(xp.where(valid > 0, start[:, :, None] + offs[None, None, :], xp.zeros_like(valid)), xp.int64)
+    pix = P.take_along(order, xp.reshape(pos, (n, k * samples)), axis=1)
+    labels = xp.reshape(xp.broadcast_to(xp.arange(k, device=P.device(x))[:, None], (k, samples)), (k * samples,))
+    return _gather(x, pix), labels, xp.reshape(valid, (n, k * samples))
+
+
+@register("pairwise_similarity", kind="loss", name="Pairwise similarity loss (Fathi et al.)",
+          example=lambda seed: (_example(seed)[0], {"max_id": 2, "samples": "all"}),
+          references=("fathi2017semantic",), chapter=None, planned_chapter="11_embeddings",
+          symbolic=NoForm(_NO_FORM), formula=(
+              r"L = -\frac{1}{|S|}\sum_{p,q\in S}\frac{1}{|m_p|}\Big([q\in m_p]\log\sigma_{pq}"
+              r" + [q\notin m_p]\log(1-\sigma_{pq})\Big),\quad \sigma_{pq} = \frac{2}{1+e^{\|e_p-e_q\|^2}}"),
+          tags=("3d",))
+def pairwise_similarity(input, target, *, samples=10, seed=0, background=0, max_id=None, reduction="mean"):
+    r"""Fathi et al. (2017)'s metric-learning loss: a weighted logistic loss on pixel-pair similarities.
+
+    .. math::
+        \sigma(p, q) = \frac{2}{1 + \exp\|e_p - e_q\|^2}, \qquad
+        L = -\frac1{|S|}\sum_{p, q\in S}\frac1{|m_p|}\Big([q\in m_p]\log\sigma(p,q)
+        + [q\notin m_p]\log\big(1 - \sigma(p,q)\big)\Big),
+
+    :math:`S` the sampled pixels, ``samples`` per instance (all of a smaller one), :math:`m_p` the
+    instance of ``p`` and :math:`|m_p|` its number of sampled pixels (the weight that balances the
+    instances).  :math:`\sigma\in(0, 1]`, 1 iff :math:`e_p = e_q`; two pixels of different instances
+    with the same embedding cost :math:`+\infty`.
+
+    Args:
+        samples: pixels drawn per instance (the paper: 10), or ``"all"``: every instance pixel (memory
+            :math:`O(S^2)` per image: small images only).
+        seed: the seed of the draw (a counter-based hash of pixel index and seed: the same pixels on
+            NumPy and torch, CPU or GPU, and no generator state, so the loss traces whole).
+        background, max_id, reduction: as :func:`discriminative`.
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> y = np.array([[[1, 2]]]); x = np.array([[[[0.0, 3.0]]]])
+        >>> round(float(segmath.pairwise_similarity(x, y, samples="all")), 6)   # log(1-sigma) ~ -2 e^{-9}
+        0.000247
+    """
+    if samples != "all":
+        check_scalar(samples, "samples", low=1, integer=True)
+    check_scalar(seed, "seed", low=0, integer=True)
+    check_reduction(reduction)
+    xp, x, ids, fg, k = _prepare(input, target, background, max_id)
+    cnt = _seg_sum(fg, ids, k)
+    if samples == "all":
+        e, lab, valid = x, ids, fg
+        size = _gather(cnt[:, None, :], ids)[:, 0, :]
+    else:
+        e, slots, valid = _sample(xp, x, ids, fg, cnt, k, samples, seed)
+        lab = xp.broadcast_to(slots[None, :], valid.shape)
+        size = _gather(xp.minimum(cnt, xp.full_like(cnt, float(samples)))[:, None, :], lab)[:, 0, :]
+    d2 = clip_negative(xp, xp.sum(e ** 2, axis=1)[:, :, None] + xp.sum(e ** 2, axis=1)[:, None, :]
+                       - 2 * xp.matmul(xp.permute_dims(e, (0, 2, 1)), e))
+    same = lab[:, :, None] == lab[:, None, :]
+    w = safe_divide(xp, valid, size)
+    # pairs with a background or padding pixel are left out by where, not by a product: their
+    # log(1 - sigma) may be -inf (an identical embedding), and -inf * 0 is NaN
+    used = (valid[:, :, None] > 0) & (valid[:, None, :] > 0)
+    log_sim = xp.where(used, _log_similarity(xp, xp.where(used, d2, xp.ones_like(d2)), same), xp.zeros_like(d2))
+    total = xp.sum(log_sim * w[:, :, None], axis=(1, 2))
+    return _reduce(xp, -safe_divide(xp, total, xp.sum(valid, axis=1)), reduction)
