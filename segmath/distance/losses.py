@@ -44,6 +44,21 @@ def _flat(pair, x):
     return pair.xp.reshape(x, tuple(x.shape[:2]) + (-1,))
 
 
+def _given_map(pair, value, name, channels):
+    """A precomputed per-pixel map ``(N, channels, *spatial)`` (``channels=None``: ``(N, *spatial)``),
+    validated and flattened to ``(N, K, S)`` (``(N, S)``) in the loss's dtype, as a constant."""
+    from ..validation import check_array, check_same_kind
+    check_array(value, name, min_ndim=1, floating=True)
+    check_same_kind(pair.input, value, "input", name)
+    lead = (pair.batch,) if channels is None else (pair.batch, channels)
+    want = lead + tuple(pair.spatial)
+    if tuple(value.shape) != want:
+        raise ValueError(f"{name} must have shape {want} to match input; got {tuple(value.shape)}")
+    xp = pair.xp
+    flat = xp.reshape(xp.astype(P.detach(value), pair.input.dtype, copy=False), lead + (-1,))
+    return flat
+
+
 def _finite_or_zero(xp, x):
     return xp.where(xp.isfinite(x), x, xp.zeros_like(x))
 
@@ -224,7 +239,7 @@ def signed_field(pair, mask, spacing, convention):
           theorems=("verify_boundary_loss_identity",))
 @BOUNDARY_ARGS.fill
 def boundary_loss(input, target, *, spacing=None, convention="kervadec", weight=None, ignore_index=None,
-                  from_logits=True, activation=None, reduction="mean"):
+                  from_logits=True, activation=None, reduction="mean", dist=None):
     r"""Kervadec et al.'s boundary loss: the prediction integrated against the target's signed distance.
 
     .. math:: L_{nc} = \frac{1}{|\Omega|}\sum_i \phi_{G_c}(i)\, s_{ic}
@@ -242,6 +257,12 @@ def boundary_loss(input, target, *, spacing=None, convention="kervadec", weight=
         weight: per-class weights (``[0, 1, ...]``: foreground classes only, as the paper).
         ignore_index: label excluded from the mean.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (the ``(N, C)`` table).
+        dist: optional precomputed signed distance maps ``(N, C, *spatial)`` of the target's
+            per-class masks, the way boundary-loss training code computes them once in the data
+            loader: ``segmath.signed_distance(one_hot, ndim=d, convention="kervadec")``.  Entries
+            that are not finite (an absent or full class) count as 0, as above; ``spacing`` and
+            ``convention`` are then unused.  With it the loss is one product and a mean: no distance
+            transform per step, and no host round trip on any device.
 
     Example:
         >>> import numpy as np, segmath
@@ -254,7 +275,10 @@ def boundary_loss(input, target, *, spacing=None, convention="kervadec", weight=
     pair, spacing = _setup(input, target, from_logits=from_logits, activation=activation,
                            ignore_index=ignore_index, spacing=spacing)
     w = check_weight(weight, pair.num_classes, pair.input)
-    phi = signed_field(pair, _target_masks(pair), spacing, convention)
+    if dist is None:
+        phi = signed_field(pair, _target_masks(pair), spacing, convention)
+    else:
+        phi = _finite_or_zero(pair.xp, _given_map(pair, dist, "dist", pair.num_classes))
     return class_reduce(pair.xp, pixel_mean(pair, phi * pair.prob), reduction, w)
 
 
@@ -352,7 +376,7 @@ def unet_weight_map(pair, spacing, *, w0, sigma, weight, balance):
                           "to the nearest and second-nearest objects of the target: no closed form in p, y"))
 @BOUNDARY_ARGS.fill
 def unet_weighted_ce(input, target, *, w0=10.0, sigma=5.0, weight=None, balance=True, spacing=None,
-                     ignore_index=None, from_logits=True, activation=None, reduction="mean"):
+                     ignore_index=None, from_logits=True, activation=None, reduction="mean", weight_map=None):
     r"""Cross-entropy with U-Net's weight map, which stresses the thin gaps between touching objects.
 
     .. math:: L = -\frac{1}{|\Omega|}\sum_i w(i) \log p_{i, y_i}, \qquad
@@ -372,6 +396,12 @@ def unet_weighted_ce(input, target, *, w0=10.0, sigma=5.0, weight=None, balance=
         weight: fixed per-class weights :math:`w_c` (``C`` entries; 2 for a binary input).
         balance: per-image class balancing when ``weight`` is None.
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (``(N, *spatial)``).
+        weight_map: optional precomputed map ``(N, *spatial)``, as the U-Net paper computes it once
+            per training image: :func:`unet_weight_map` of the pair, reshaped to the label shape.
+            ``w0``, ``sigma``, ``weight``, ``balance`` and ``spacing`` are then unused.  Without it
+            the connected components of the target are labelled every call, which needs
+            data-dependent iteration (a host read per round): pass the map to keep a training
+            step free of host round trips.
 
     Example:
         >>> import numpy as np, segmath
@@ -387,8 +417,11 @@ def unet_weighted_ce(input, target, *, w0=10.0, sigma=5.0, weight=None, balance=
         raise TypeError(f"balance must be True or False, got {balance!r}")
     pair, spacing = _setup(input, target, from_logits=from_logits, activation=activation,
                            ignore_index=ignore_index, spacing=spacing)
-    w = check_weight(weight, max(2, pair.num_classes), pair.input)
-    wmap = unet_weight_map(pair, spacing, w0=w0, sigma=sigma, weight=w, balance=balance)
+    if weight_map is not None:
+        wmap = _given_map(pair, weight_map, "weight_map", None)
+    else:
+        w = check_weight(weight, max(2, pair.num_classes), pair.input)
+        wmap = unet_weight_map(pair, spacing, w0=w0, sigma=sigma, weight=w, balance=balance)
     return pixel_reduce(pair.xp, wmap * pair.nll(), reduction, valid=pair.valid, spatial=pair.spatial)
 
 

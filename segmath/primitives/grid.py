@@ -43,13 +43,14 @@ def cpu_backend(name: str):
 
 
 def _resolve(mask, method):
-    """``"auto"`` -> "scipy" (NumPy, CPU tensors), "window" (CPU tensors under ``cpu_backend("torch")``), "bisect"."""
+    """``"auto"`` -> "scipy" (NumPy, CPU tensors), "window" (CPU tensors under ``cpu_backend("torch")``), "bisect"
+    (other devices, and every tensor under ``torch.compile``)."""
     if method != "auto":
         return method
     if not is_torch(mask):
         return "scipy"
-    if mask.device.type != "cpu":
-        return "bisect"
+    if mask.device.type != "cpu" or _torch().compiler.is_compiling():
+        return "bisect"   # traced: SciPy and the CPU solvers' per-round reads would break the graph
     return "scipy" if _cpu["backend"] == "scipy" else "window"
 
 
