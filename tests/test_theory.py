@@ -10,7 +10,7 @@ from segmath import theory
 from segmath.theory import closed_forms, convex, decision, overlap
 
 CHAPTERS = {"01_counts", "02_balanced", "03_imbalanced", "04_overlap", "05_focal", "06_lovasz", "07_soft_labels",
-            "08_multiclass", "09_boundaries", "12_crf", "13_variational"}
+            "08_multiclass", "09_boundaries", "10_instances", "11_embeddings", "12_crf", "13_variational"}
 REQUIRED = {
     "verify_dice_jaccard_bijection": "S1", "verify_dice_jaccard_bounds": "S2",
     "verify_soft_dice_jaccard_algebra": "S3", "verify_aggregation_changes_ranking": "S4",
@@ -28,6 +28,8 @@ REQUIRED = {
     "verify_balanced_gaussian_dice": "", "verify_soft_dice_hard_labels_topk": "", "verify_soft_dice_volume_bias": "",
     "verify_focal_inverse": "S12", "verify_temperature_scaling": "", "verify_focal_tversky_transform": "",
     "verify_loose_statements": "",
+    "verify_pq_sq_rq": "S25", "verify_matching_uniqueness": "S26", "verify_discriminative_geometry": "S27",
+    "verify_fathi_similarity": "S29",
     "verify_mean_field_update": "S30", "verify_mean_field_convergence": "S31", "verify_filtered_messages": "S32",
     "verify_rof_disk": "S33",
     "verify_coarea": "S34", "verify_thresholding_theorem": "S35", "verify_chambolle_step": "S36",

@@ -144,7 +144,7 @@ REGS = ("mean", "sum")
           symbolic=NoForm(_NO_FORM), formula=(
               r"L = \frac{\alpha}{C}\sum_c \frac{1}{N_c}\sum_{i\in c}[\|\mu_c - x_i\| - \delta_v]_+^2"
               r" + \frac{\beta}{C(C-1)}\sum_{a\ne b}[2\delta_d - \|\mu_a - \mu_b\|]_+^2"
-              r" + \frac{\gamma}{C}\sum_c \|\mu_c\|"), tags=("3d",))
+              r" + \frac{\gamma}{C}\sum_c \|\mu_c\|"), theorems=("verify_discriminative_geometry",), tags=("3d",))
 def discriminative(input, target, *, delta_v=0.5, delta_d=1.5, alpha=1.0, beta=1.0, gamma=0.001,
                    variance="instance", reg="mean", background=0, max_id=None, reduction="mean"):
     r"""Discriminative loss (De Brabandere, Neven & Van Gool 2017): pull to the centre, push centres apart.
@@ -286,12 +286,16 @@ def push_pull_balls(input, target, *, r_a=0.5, r_r=1.5, alpha=1.0, background=0,
 def _log_similarity(xp, d2, same):
     r"""``log sigma`` where ``same`` and ``log(1 - sigma)`` elsewhere, for
     :math:`\sigma = 2/(1 + e^{d^2})`: :math:`\log\sigma = \log 2 - \mathrm{softplus}(d^2)`,
-    :math:`\log(1-\sigma) = \log(-\mathrm{expm1}(-d^2)) - \mathrm{softplus}(-d^2)`.  The unused branch sees
+    :math:`\log(1-\sigma) = \log(1 - e^{-d^2}) - \mathrm{softplus}(-d^2)`.  The unused branch sees
     a harmless argument (a same-instance pair at distance 0 would make ``log(1 - sigma)`` infinite and
     its zero gradient NaN)."""
     pos = math.log(2.0) - P.softplus(d2)
     safe = xp.where(same, xp.ones_like(d2), d2)
-    neg = xp.log(-xp.expm1(-safe)) - P.softplus(-safe)
+    # log(1 - e^{-a}) in the two forms that keep precision (Maechler's log1mexp switch at ln 2)
+    big = safe > math.log(2.0)
+    far = xp.log1p(-xp.exp(-xp.where(big, safe, xp.ones_like(safe))))
+    near = xp.log(-xp.expm1(-xp.where(big, xp.ones_like(safe), safe)))
+    neg = xp.where(big, far, near) - P.softplus(-safe)
     return xp.where(same, pos, neg)
 
 
@@ -328,13 +332,27 @@ def _sample(xp, x, ids, fg, cnt, k, samples, seed):
     return _gather(x, pix), labels, xp.reshape(valid, (n, k * samples))
 
 
+_DIRECT_PAIRS = 2 ** 24   # elements of the (N, F, P, P) difference tensor below which it is formed
+
+
+def _pair_sq(xp, e):
+    """(N, P, P) squared distances of the columns of ``e`` (N, F, P): by differences when small (exact
+    for near-identical embeddings, where log(1 - sigma) ~ log d^2 needs relative precision), else by the
+    Gram form (O(P^2) memory, absolute error ~ eps |e|^2)."""
+    n, f, p = e.shape
+    if n * f * p * p <= _DIRECT_PAIRS:
+        return xp.sum((e[:, :, :, None] - e[:, :, None, :]) ** 2, axis=1)
+    return clip_negative(xp, xp.sum(e ** 2, axis=1)[:, :, None] + xp.sum(e ** 2, axis=1)[:, None, :]
+                         - 2 * xp.matmul(xp.permute_dims(e, (0, 2, 1)), e))
+
+
 @register("pairwise_similarity", kind="loss", name="Pairwise similarity loss (Fathi et al.)",
           example=lambda seed: (_example(seed)[0], {"max_id": 2, "samples": "all"}),
           references=("fathi2017semantic",), chapter=None, planned_chapter="11_embeddings",
           symbolic=NoForm(_NO_FORM), formula=(
               r"L = -\frac{1}{|S|}\sum_{p,q\in S}\frac{1}{|m_p|}\Big([q\in m_p]\log\sigma_{pq}"
               r" + [q\notin m_p]\log(1-\sigma_{pq})\Big),\quad \sigma_{pq} = \frac{2}{1+e^{\|e_p-e_q\|^2}}"),
-          tags=("3d",))
+          theorems=("verify_fathi_similarity",), tags=("3d",))
 def pairwise_similarity(input, target, *, samples=10, seed=0, background=0, max_id=None, reduction="mean"):
     r"""Fathi et al. (2017)'s metric-learning loss: a weighted logistic loss on pixel-pair similarities.
 
@@ -374,8 +392,7 @@ def pairwise_similarity(input, target, *, samples=10, seed=0, background=0, max_
         e, slots, valid = _sample(xp, x, ids, fg, cnt, k, samples, seed)
         lab = xp.broadcast_to(slots[None, :], valid.shape)
         size = _gather(xp.minimum(cnt, xp.full_like(cnt, float(samples)))[:, None, :], lab)[:, 0, :]
-    d2 = clip_negative(xp, xp.sum(e ** 2, axis=1)[:, :, None] + xp.sum(e ** 2, axis=1)[:, None, :]
-                       - 2 * xp.matmul(xp.permute_dims(e, (0, 2, 1)), e))
+    d2 = _pair_sq(xp, e)
     same = lab[:, :, None] == lab[:, None, :]
     w = safe_divide(xp, valid, size)
     # pairs with a background or padding pixel are left out by where, not by a product: their
