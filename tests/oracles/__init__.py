@@ -1,6 +1,6 @@
 """The tests' toolbox: independent references every test file may import (``from oracles import ...``).
 
-- :mod:`oracles.arrays` — NumPy references: ``softmax``, ``sigmoid``, ``one_hot``.
+- :mod:`oracles.arrays` — NumPy references: ``softmax``, ``sigmoid``, ``one_hot``, ``contour`` (inner contour of a mask).
 - :mod:`oracles.cases` — shared synthetic cases (``make_case``) and scikit-learn views (``pooled``, ``per_image``).
 - :mod:`oracles.smp` — ``smp_losses()``: segmentation-models-pytorch's losses without its model zoo.
 - :mod:`oracles.monai_ref` — MONAI's ``losses``/``metrics`` modules and ``monai_softmax_loss``.
@@ -11,7 +11,7 @@ if one is missing the tests fail loudly instead of skipping whole files.  The be
 """
 import importlib
 
-from .arrays import one_hot, sigmoid, softmax
+from .arrays import contour, one_hot, sigmoid, softmax
 from .cases import make_case, per_image, pooled
 
 # Third-party oracles load on first use, so a spawned worker that needs only ``make_case`` stays light.
@@ -25,5 +25,5 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["one_hot", "sigmoid", "softmax", "make_case", "per_image", "pooled",
+__all__ = ["contour", "one_hot", "sigmoid", "softmax", "make_case", "per_image", "pooled",
            "monai_losses", "monai_metrics", "monai_softmax_loss", "smp_losses"]

@@ -1,10 +1,11 @@
 """NumPy references for the activations and encodings every loss test needs.
 
-Written from the definitions (max-shifted exponentials, an identity-matrix lookup), never from
+Written from the definitions (max-shifted exponentials, an identity-matrix lookup, a SciPy erosion), never from
 ``segmath.primitives``, so a test that compares against them cannot agree with a bug by construction.
 """
 import numpy as np
 import torch
+from scipy import ndimage
 
 
 def softmax(x, axis=1):
@@ -27,3 +28,9 @@ def one_hot(labels, c):
     if isinstance(labels, torch.Tensor):
         return torch.from_numpy(one_hot(labels.cpu().numpy(), c))
     return np.moveaxis(np.eye(c)[labels], -1, 1)
+
+
+def contour(mask):
+    """Inner contour of a boolean mask: its elements with a face neighbour outside (the border is outside)."""
+    cross = ndimage.generate_binary_structure(mask.ndim, 1)
+    return mask & ~ndimage.binary_erosion(mask, cross, border_value=0)
