@@ -3,13 +3,12 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.ndimage as ndi
 import torch
 from monai.metrics.utils import get_edge_surface_distance
 from scipy.spatial.distance import directed_hausdorff
 
 import segmath
-from oracles import monai_metrics, one_hot
+from oracles import contour, monai_metrics, one_hot
 from segmath.primitives import edt as E
 
 warnings.filterwarnings("ignore", category=FutureWarning)
@@ -42,10 +41,6 @@ def scores(labels, c):
 
 def onehot_t(labels, c):
     return torch.from_numpy(one_hot(labels, c))
-
-
-def contour(mask):
-    return mask & ~ndi.binary_erosion(mask, border_value=0)
 
 
 def both(fn, x, y, **kw):

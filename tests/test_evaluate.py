@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 import tifffile
 from PIL import Image
-from scipy import ndimage
 from scipy.spatial.distance import cdist
 from sklearn.metrics import f1_score, jaccard_score
 
 import segmath
+from oracles import contour
 from segmath.evaluate import DataError, UsageError, evaluate_folder
 from segmath.evaluate.cli import main
 
@@ -61,12 +61,6 @@ def read_csv(path):
 
 
 # -- independent oracles ------------------------------------------------------------------
-
-def contour(mask):
-    """Inner contour: mask elements with a face neighbour outside (the image border is outside)."""
-    cross = ndimage.generate_binary_structure(mask.ndim, 1)
-    return mask & ~ndimage.binary_erosion(mask, cross, border_value=0)
-
 
 def directed_distances(a, b, spacing):
     """Distance from every contour point of ``a`` to the nearest contour point of ``b`` (brute force)."""
