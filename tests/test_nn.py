@@ -17,11 +17,7 @@ def module_of(entry):
     return getattr(snn, snn.module_name(entry.id))
 
 
-def ids(entries):
-    return [e.id for e in entries]
-
-
-@pytest.mark.parametrize("entry", LOSSES, ids=ids(LOSSES))
+@pytest.mark.parametrize("entry", LOSSES, ids=lambda e: e.id)
 def test_module_equals_function_value_and_gradient(entry):
     args, kwargs = entry.example(0)
     targs, tkw = to_torch(args), to_torch(kwargs)
@@ -35,13 +31,13 @@ def test_module_equals_function_value_and_gradient(entry):
     np.testing.assert_array_equal(flat(x_mod.grad), flat(x_fn.grad))
 
 
-@pytest.mark.parametrize("entry", LOSSES, ids=ids(LOSSES))
+@pytest.mark.parametrize("entry", LOSSES, ids=lambda e: e.id)
 def test_unknown_option_raises_at_construction(entry):
     with pytest.raises(TypeError, match="'smoothh'"):
         module_of(entry)(smoothh=1.0)
 
 
-@pytest.mark.parametrize("entry", LOSSES, ids=ids(LOSSES))
+@pytest.mark.parametrize("entry", LOSSES, ids=lambda e: e.id)
 def test_signature_is_the_functions_options_with_its_defaults(entry):
     own = list(inspect.signature(entry.fn).parameters.values())
     assert [p.name for p in own[:2]] == ["input", "target"]
@@ -50,7 +46,7 @@ def test_signature_is_the_functions_options_with_its_defaults(entry):
     assert all(p.kind is p.KEYWORD_ONLY for p in sig.parameters.values())
 
 
-@pytest.mark.parametrize("entry", LOSSES, ids=ids(LOSSES))
+@pytest.mark.parametrize("entry", LOSSES, ids=lambda e: e.id)
 def test_help_carries_the_functions_docstring_and_formula(entry):
     doc = inspect.getdoc(entry.fn)
     cls = module_of(entry)
