@@ -1,0 +1,180 @@
+"""Instances and panoptic: the embedding losses beside a per-instance Python loop, panoptic_quality beside
+torchmetrics, instance_ap on many images.
+
+Interleaved rounds (each round times every contender once), median of the rounds; CPU with one torch
+thread by default (``--threads``), or ``--device cuda``.  pycocotools / faster-coco-eval are not in the
+pinned environment (and torchmetrics' MeanAveragePrecision needs one of them), so instance_ap gets an
+absolute time.
+
+    python benchmarks/instances.py [--rounds 3] [--device cpu] [--out benchmarks/results/instances_cpu.md]
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import segmath
+
+
+def sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def run(cases, rounds, device):
+    for row in cases.values():
+        for fn in row.values():
+            fn()
+    times = {r: {c: [] for c in row} for r, row in cases.items()}
+    for _ in range(rounds):
+        for r, row in cases.items():
+            for c, fn in row.items():
+                sync(device)
+                t = time.perf_counter()
+                fn()
+                sync(device)
+                times[r][c].append(time.perf_counter() - t)
+    return {r: {c: statistics.median(v) for c, v in row.items()} for r, row in times.items()}
+
+
+def voronoi(shape, k, rng, background=0.1):
+    """Instance ids 1..k by nearest of k random seeds, a fraction ``background`` of blobs set to 0."""
+    ys, xs = np.mgrid[:shape[0], :shape[1]]
+    seeds = rng.uniform(0, 1, (k, 2)) * np.array(shape)
+    best = np.full(shape, np.inf)
+    lab = np.zeros(shape, np.int64)
+    for j, (sy, sx) in enumerate(seeds):           # k passes: no (H, W, k) temporary
+        d = (ys - sy) ** 2 + (xs - sx) ** 2
+        lab = np.where(d < best, j + 1, lab)
+        best = np.minimum(best, d)
+    lab[np.isin(lab, rng.choice(np.arange(1, k + 1), max(1, int(background * k)), replace=False))] = 0
+    return lab
+
+
+def loop_discriminative(x, y, dv=0.5, dd=1.5, gamma=0.001):
+    """The per-image, per-instance loop of the public implementations (boolean mask per instance)."""
+    total = 0.0
+    for n in range(x.shape[0]):
+        e, lab = x[n].reshape(x.shape[1], -1), y[n].reshape(-1)
+        mus, var = [], 0.0
+        ids = [int(i) for i in torch.unique(lab).tolist() if i != 0]
+        for i in ids:
+            m = lab == i
+            mu = e[:, m].mean(1)
+            var = var + torch.clamp(torch.norm(e[:, m] - mu[:, None], dim=0) - dv, min=0).pow(2).mean()
+            mus.append(mu)
+        c = len(ids)
+        mus = torch.stack(mus)
+        dist = torch.cdist(mus, mus)
+        off = ~torch.eye(c, dtype=torch.bool, device=x.device)
+        l_dist = torch.clamp(2 * dd - dist[off], min=0).pow(2).sum() / (c * (c - 1))
+        total = total + var / c + l_dist + gamma * torch.norm(mus, dim=1).mean()
+    return total / x.shape[0]
+
+
+def loss_cases(device, shape=(4, 16, 256, 256), k=30):
+    rng = np.random.default_rng(0)
+    y = torch.from_numpy(np.stack([voronoi(shape[2:], k, rng) for _ in range(shape[0])])).to(device)
+    x = torch.randn(shape, device=device, requires_grad=True)
+
+    def step(fn, **kw):
+        def go():
+            x.grad = None
+            fn(x, y, **kw).backward()
+        return go
+    with segmath.value_checks(False):
+        a = float(segmath.discriminative(x, y, max_id=k))
+    b = float(loop_discriminative(x, y))
+    assert abs(a - b) <= 1e-4 * abs(b), (a, b)      # the two compute the same loss
+    off = {"max_id": k}
+    return {
+        "discriminative fwd+bwd (4, 16, 256, 256), 30 instances": {
+            "segmath": _unchecked(step(segmath.discriminative, **off)), "per-instance loop": step(loop_discriminative)},
+        "push_pull_balls fwd+bwd (4, 16, 256, 256), 30 instances": {
+            "segmath": _unchecked(step(segmath.push_pull_balls, **off))},
+        "pairwise_similarity fwd+bwd (4, 16, 256, 256), K=10 per instance": {
+            "segmath": _unchecked(step(segmath.pairwise_similarity, samples=10, **off))},
+    }
+
+
+def _unchecked(fn):
+    def go():
+        with segmath.value_checks(False):
+            fn()
+    return go
+
+
+def panoptic_cases(device, shape=(1024, 2048)):
+    rng = np.random.default_rng(1)
+    inst = voronoi(shape, 60, rng, background=0.0)
+    cat = np.where(inst % 3 == 0, 4, 1 + inst % 2)          # things 1, 2; stuff 4
+    t = np.stack([cat, inst])[None]
+    p = t.copy()
+    p[0, 1] = np.roll(t[0, 1], 9, axis=1)
+    tt, pt = torch.from_numpy(t).to(device), torch.from_numpy(p).to(device)
+    from torchmetrics.detection import PanopticQuality
+
+    def tm():
+        m = PanopticQuality(things={1, 2}, stuffs={4}).to(device)
+        m.update(pt.permute(0, 2, 3, 1), tt.permute(0, 2, 3, 1))
+        return m.compute()
+    ours = segmath.panoptic_quality(pt, tt, things=(1, 2), stuffs=(4,))["pq"]
+    assert abs(float(ours) - float(tm())) < 1e-6
+    return {"panoptic_quality 1024x2048, ~60 segments": {
+        "segmath": lambda: segmath.panoptic_quality(pt, tt, things=(1, 2), stuffs=(4,)), "torchmetrics": tm}}
+
+
+def ap_cases(images=500, size=64):
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[:size, :size]
+    preds, target = [], []
+    for _ in range(images):
+        g, gl = [], []
+        for _ in range(rng.integers(3, 10)):
+            cy, cx, r = rng.integers(8, size - 8), rng.integers(8, size - 8), rng.integers(3, 10)
+            g.append((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r)
+            gl.append(int(rng.integers(0, 3)))
+        d = [np.roll(m, int(rng.integers(-2, 3)), axis=1) for m in g] + [g[0][::-1]]
+        target.append({"masks": np.array(g), "labels": np.array(gl)})
+        preds.append({"masks": np.array(d), "scores": rng.random(len(d)), "labels": np.array(gl + [gl[0]])})
+    return {f"instance_ap, {images} images {size}x{size}, 3-9 objects": {
+        "segmath": lambda: segmath.instance_ap(preds, target)}}
+
+
+def table(results):
+    lines = ["| case | contender | median s | ratio to segmath |", "|---|---|---|---|"]
+    for r, row in results.items():
+        base = row["segmath"]
+        for c, v in row.items():
+            lines.append(f"| {r} | {c} | {v:.4f} | {v / base:.2f} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    results = {}
+    results.update(run(loss_cases(a.device), a.rounds, a.device))
+    results.update(run(panoptic_cases(a.device), a.rounds, a.device))
+    results.update(run(ap_cases(), max(1, a.rounds - 2), a.device))
+    text = (f"# Instances benchmark ({a.device}, {a.threads} torch thread(s), {platform.processor() or platform.machine()})\n\n"
+            f"`python benchmarks/instances.py --rounds {a.rounds} --device {a.device}`; median of interleaved rounds.\n\n"
+            + table(results) + "\n")
+    print(text)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
