@@ -2,7 +2,8 @@
 
 Each explorer has a pure ``*_figure(...)`` function (a matplotlib figure of one
 state; the book shows the default state as a static figure) and an ``*_explorer()``
-that wires it to sliders.  Callbacks must answer in well under 100 ms.
+that wires it to sliders.  A slider step should answer in well under 100 ms on an idle machine
+(measured end to end by ``benchmarks/widgets.py``; no test asserts a time).
 """
 import importlib
 

@@ -172,7 +172,7 @@ def imbalance_figure(**state):
 def imbalance_explorer(**state):
     """An ipywidgets explorer: sliders for the foreground fraction, class weight, threshold, separation.
 
-    The returned box has a ``callback`` attribute: the function the sliders call (timed by the tests).
+    The returned box has a ``callback`` attribute: the function the sliders call.
     """
     import ipywidgets as W
 

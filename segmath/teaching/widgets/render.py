@@ -60,7 +60,7 @@ def widget_frame(explorer, renderer, image_widget):
 def explorer_box(explorer, controls, rows=None):
     """Sliders (``controls``: name -> widget) above the explorer's live image, in ``rows`` of names
     (one row of all controls by default).  The box's ``callback`` attribute is what the sliders call
-    (the tests time it)."""
+    (``benchmarks/widgets.py`` times a slider step end to end)."""
     import ipywidgets as W
 
     image = W.Image(format="png")

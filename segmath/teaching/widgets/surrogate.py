@@ -178,7 +178,7 @@ def surrogate_figure(**state):
 def surrogate_explorer(**state):
     """An ipywidgets explorer with sliders for the posterior eta and the focal exponent gamma.
 
-    The returned box has a ``callback`` attribute: the function the sliders call (timed by the tests).
+    The returned box has a ``callback`` attribute: the function the sliders call.
     """
     import ipywidgets as W
 
