@@ -252,13 +252,14 @@ def _correlate_separable(q, taps):
     if P.is_torch(q):
         import torch.nn.functional as F
         conv = (F.conv1d, F.conv2d, F.conv3d)[nd - 1]
-        x = q.reshape((-1, 1) + shape[2:])
+        planes = shape[0] * shape[1]
+        x = q.reshape((1, planes) + shape[2:])           # depthwise: one group per (image, class) plane
         for k, t in enumerate(taps):
             view = [1] * nd
             view[k] = t.shape[0]
             pad = [0] * nd
             pad[k] = (t.shape[0] - 1) // 2
-            x = conv(x, t.reshape([1, 1] + view), padding=tuple(pad))
+            x = conv(x, t.reshape([1, 1] + view).expand([planes, 1] + view), padding=tuple(pad), groups=planes)
         return x.reshape(shape)
     from scipy.ndimage import correlate1d
     for k, t in enumerate(taps):
