@@ -12,6 +12,7 @@ these numbers; with ``aggregate="batch"`` the sums are pooled over images first.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,10 +44,34 @@ class SoftStats:
         return self.n - self.sp - self.sy + self.tp
 
 
+_PATH = {"fused": True}
+
+
+@contextmanager
+def formula_path():
+    """Within the block, the region statistics take the formula path (autograd through every
+    step) instead of the fused one of :mod:`segmath.losses.fused`: the reference it is tested
+    against, and a switch for measuring the difference."""
+    old, _PATH["fused"] = _PATH["fused"], False
+    try:
+        yield
+    finally:
+        _PATH["fused"] = old
+
+
+def _fusable(pair: Pair, l1: bool) -> bool:
+    """The fused statistics apply to torch logits with a softmax over integer labels."""
+    return (_PATH["fused"] and pair.labels is not None and pair.from_logits and pair.activation == "softmax"
+            and P.is_torch(pair.input) and not l1)
+
+
 def soft_stats(pair: Pair, aggregate: str = "image", *, squares: bool = False, l1: bool = False) -> SoftStats:
     """Soft counts per (image, class) -> (N, C), or pooled over the batch -> (1, C)."""
     check_aggregate(aggregate)
     xp = pair.xp
+    if _fusable(pair, l1):
+        stats = _fused_stats(pair, squares)
+        return _pool(xp, stats) if aggregate == "batch" else stats
     p = pair.masked(pair.prob)
     if pair.labels is not None:
         stats = _label_stats(pair, p)
@@ -61,11 +86,25 @@ def soft_stats(pair: Pair, aggregate: str = "image", *, squares: bool = False, l
             stats.l1 = stats.fp + stats.fn
         else:
             stats.l1 = xp.sum(pair.masked(xp.abs(pair.prob - pair.dense)), axis=2)
-    if aggregate == "batch":
-        for name in ("tp", "sp", "sy", "n", "sp2", "sy2", "l1"):
-            value = getattr(stats, name)
-            if value is not None:
-                setattr(stats, name, xp.sum(value, axis=0, keepdims=True))
+    return _pool(xp, stats) if aggregate == "batch" else stats
+
+
+def _pool(xp, stats: SoftStats) -> SoftStats:
+    """``aggregate="batch"``: every count summed over the images, (1, C)."""
+    for name in ("tp", "sp", "sy", "n", "sp2", "sy2", "l1"):
+        value = getattr(stats, name)
+        if value is not None:
+            setattr(stats, name, xp.sum(value, axis=0, keepdims=True))
+    return stats
+
+
+def _fused_stats(pair: Pair, squares: bool) -> SoftStats:
+    from .losses.fused import label_softmax_stats   # torch only; imported on first use
+    out = label_softmax_stats(pair.input, pair.labels, pair.valid, squares)
+    sy = P.detach(P.class_sums(pair.counted(), pair.labels, pair.num_classes))
+    stats = SoftStats(tp=out[0], sp=out[1], sy=sy, n=pair.count())
+    if squares:
+        stats.sp2, stats.sy2 = out[2], sy
     return stats
 
 
