@@ -238,12 +238,19 @@ def test_bad_arrays():
         dense_crf(np.zeros((1, 2, 100, 100)), np.zeros((1, 1, 100, 100)), method="exact")
 
 
-def test_nan_propagates_without_value_checks():
+@pytest.mark.parametrize("method", ["exact", "permutohedral"])
+def test_nan_propagates_without_value_checks(method):
     unary, image = _case(13, (3, 4))
-    unary[0, 0, 1, 1] = np.nan
+    bad_u = unary.copy()
+    bad_u[0, 0, 1, 1] = np.nan
+    bad_i = image.copy()
+    bad_i[1, 0, 2, 2] = np.nan
     with segmath.value_checks(False):
-        q = dense_crf(unary, image, method="exact")
-    assert np.isnan(q).any()
+        assert np.isnan(dense_crf(bad_u, image, method=method)).any()
+        q = dense_crf(unary, bad_i, method=method)
+    assert np.isnan(q[1]).any()
+    if method == "permutohedral":                     # the other image of the batch is unaffected
+        np.testing.assert_allclose(q[:1], dense_crf(unary[:1], image[:1]), atol=1e-12)
 
 
 @pytest.mark.parametrize("method, normalization", [("permutohedral", "none"), ("permutohedral", "symmetric"),

@@ -305,8 +305,15 @@ class _LatticeKernel:
         n, p, d = f.shape
         dev = P.device(f)
         batch = xp.reshape(xp.broadcast_to(xp.arange(n, device=dev)[:, None], (n, p)), (-1,))
+        f = P.detach(f)
+        # non-finite features (only with value checks off): build on zeros, make that image's output NaN
+        finite = xp.isfinite(f)
+        f = xp.where(finite, f, xp.zeros_like(f))
         self.lattice = Lattice(xp.reshape(f, (n * p, d)), batch=batch)
-        self.factor = _calibration(xp, P.detach(f), self.lattice)
+        bad = xp.reshape(~xp.all(finite, axis=(1, 2)), (n, 1))
+        factor = xp.reshape(_calibration(xp, f, self.lattice), (n, p))
+        factor = xp.where(bad, xp.full_like(factor, float("nan")), factor)
+        self.factor = xp.reshape(factor, (-1, 1))
 
     def __call__(self, q):
         xp = self.xp
