@@ -13,9 +13,10 @@ __all__ = ["safe_divide", "clip_negative"]
 def safe_divide(xp, num, den, zero=0.0):
     """``num / den`` where ``den != 0``, and ``zero`` where ``den == 0`` exactly.
 
-    NaN or inf in ``num`` or ``den`` propagates, also where ``den == 0`` (a NaN numerator over
-    an empty count is still NaN: ``num * 0`` keeps it and is 0 for every finite ``num``).  The division never sees a zero
-    denominator, so autograd has no inf * 0 to form in the unused branch.
+    NaN or inf in ``num`` or ``den`` propagates, also where ``den == 0``: a non-finite numerator
+    over an empty count is NaN, never ``zero``; inf in ``den`` gives 0 or NaN as IEEE division does.  The division
+    never sees a zero denominator, so autograd has no inf * 0 to form in the unused branch, and
+    no floating-point warning is raised.
 
     Example:
         >>> import numpy as np
@@ -26,7 +27,8 @@ def safe_divide(xp, num, den, zero=0.0):
     q = num / xp.where(is_zero, xp.ones_like(den), den)
     if zero is None:
         return q
-    return xp.where(is_zero, num * 0.0 + zero, q)
+    fill = xp.where(xp.isfinite(num), xp.full_like(q, zero), xp.full_like(q, float("nan")))
+    return xp.where(is_zero, fill, q)
 
 
 def clip_negative(xp, x):
