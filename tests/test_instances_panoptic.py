@@ -192,3 +192,36 @@ def test_negative_ids_rejected():
     t = np.ones((1, 2, 3, 3), np.int64); p = t.copy(); p[0, 1, 0, 0] = -2
     with pytest.raises(ValueError, match="input"):
         segmath.panoptic_quality(p, t, things=(1,), stuffs=())
+
+
+def test_streaming_state_equals_one_shot_and_merges():
+    from segmath.instances import PanopticState
+    rng = np.random.default_rng(4)
+    p, t = random_panoptic(rng, n=4, void=0)
+    setup = dict(things=(1, 2), stuffs=(3, 4), void=0)
+    a = PanopticState(**setup).update(p[:1], t[:1]).update(p[1:3], t[1:3])
+    b = PanopticState(**setup).update(p[3:], t[3:])
+    a.merge(b).sync()
+    assert a.images == 4
+    for aggregate in ("dataset", "image"):
+        for average in ("macro", "none"):
+            got = a.compute(aggregate, average)
+            ref = segmath.panoptic_quality(p, t, aggregate=aggregate, average=average, **setup)
+            for k in ref:
+                np.testing.assert_allclose(got[k], ref[k], rtol=1e-12, equal_nan=True)
+    with pytest.raises(ValueError, match="setup"):
+        a.merge(PanopticState(things=(1, 2), stuffs=(3, 4)))
+
+
+def test_state_sync_gathers_over_a_process_group(tmp_path):
+    import torch.distributed as dist
+    from segmath.instances import PanopticState
+    rng = np.random.default_rng(6)
+    p, t = random_panoptic(rng)
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        s = PanopticState(things=(1, 2), stuffs=(3, 4)).update(p, t).sync()
+    finally:
+        dist.destroy_process_group()
+    ref = segmath.panoptic_quality(p, t, things=(1, 2), stuffs=(3, 4))
+    assert s.images == 3 and float(s.compute()["pq"]) == pytest.approx(float(ref["pq"]), rel=1e-12)

@@ -41,7 +41,7 @@ from ..validation import check_choice
 from .inputs import check_categories, check_panoptic_pair, check_panoptic_values
 from .matching import assign
 
-__all__ = ["panoptic_quality", "panoptic_counts"]
+__all__ = ["panoptic_quality", "panoptic_counts", "quality_from_counts"]
 
 AGGREGATES = ("dataset", "image")
 AVERAGES = ("macro", "none")
@@ -208,6 +208,16 @@ def panoptic_quality(input, target, *, things, stuffs, void=None, crowd=None, ag
     check_choice(aggregate, "aggregate", AGGREGATES)
     check_choice(average, "average", AVERAGES)
     counts = panoptic_counts(input, target, things=things, stuffs=stuffs, void=void, crowd=crowd)
+    out = quality_from_counts(counts, things, aggregate, average)
+    return {k: P.asarray_like(np.asarray(v, np.float64), input, dtype=_f64(input)) for k, v in out.items()}
+
+
+def quality_from_counts(counts, things, aggregate="dataset", average="macro"):
+    """PQ, SQ, RQ (NumPy) from :func:`panoptic_counts`' per-image tables (the options of
+    :func:`panoptic_quality`)."""
+    average = "none" if average is None else average
+    check_choice(aggregate, "aggregate", AGGREGATES)
+    check_choice(average, "average", AVERAGES)
     cats = counts["categories"]
     tp, fp, fn, iou_sum = (counts[k] for k in ("tp", "fp", "fn", "iou_sum"))
     if aggregate == "dataset":
@@ -219,8 +229,7 @@ def panoptic_quality(input, target, *, things, stuffs, void=None, crowd=None, ag
         groups = {"": np.ones(len(cats), bool), "_things": thing, "_stuff": ~thing}
         out = {f"{k}{g}": _mean_over(v[..., sel], aggregate) for k, v in (("pq", pq), ("sq", sq), ("rq", rq))
                for g, sel in groups.items()}
-    like = input
-    return {k: P.asarray_like(np.asarray(v, np.float64), like, dtype=_f64(like)) for k, v in out.items()}
+    return out
 
 
 def _mean_over(v, aggregate):
