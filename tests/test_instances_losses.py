@@ -190,3 +190,16 @@ def test_pairwise_similarity_seeded_and_traced():
         traced = torch.compile(segmath.pairwise_similarity, backend="eager", fullgraph=True)(
             xt.detach(), yt, samples=2, max_id=3)
     torch.testing.assert_close(traced, eager, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 3.0])
+def test_smooth_l1_equals_torch(beta):
+    rng = np.random.default_rng(int(beta * 10))
+    t = rng.normal(0, 2, (3, 2, 4, 5, 2))
+    x = t + rng.normal(0, 1.5, t.shape)
+    got = segmath.smooth_l1(x, t, beta=beta, reduction="none")
+    ref = torch.nn.functional.smooth_l1_loss(torch.from_numpy(x), torch.from_numpy(t), beta=beta,
+                                             reduction="none").sum((1, 2, 3, 4)).numpy() / 40
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    xt = torch.tensor(x, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: segmath.smooth_l1(v, torch.from_numpy(t), beta=beta), (xt,))

@@ -401,3 +401,61 @@ def pairwise_similarity(input, target, *, samples=10, seed=0, background=0, max_
     log_sim = xp.where(used, _log_similarity(xp, xp.where(used, d2, xp.ones_like(d2)), same), xp.zeros_like(d2))
     total = xp.sum(log_sim * w[:, :, None], axis=(1, 2))
     return _reduce(xp, -safe_divide(xp, total, xp.sum(valid, axis=1)), reduction)
+
+
+# ---- smooth L1 (offset regression) --------------------------------------------------------------------
+
+def _example_offsets(seed):
+    rng = np.random.default_rng(seed)
+    target = rng.normal(0, 2.0, (2, 2, 5, 6))
+    return (target + rng.normal(0, 1.0, target.shape), target), {}
+
+
+@register("smooth_l1", kind="loss", name="Smooth L1 (Huber) loss on offsets", example=_example_offsets,
+          references=("girshick2015fast",), chapter=None, planned_chapter="11_embeddings",
+          symbolic=NoForm("a regression loss of real-valued offsets against real targets: the catalogue's "
+                          "symbolic forms are in probabilities and labels"),
+          formula=r"\ell(x) = \begin{cases}\frac{x^2}{2\beta} & |x| < \beta\\ |x| - \frac{\beta}{2} & "
+                  r"\text{otherwise}\end{cases},\quad x = \hat o - o", tags=("3d",))
+def smooth_l1(input, target, *, beta=1.0, reduction="mean"):
+    r"""Smooth L1 loss (Girshick 2015) of predicted offsets (or any regression map) against the target.
+
+    .. math:: \ell(x) = \frac{x^2}{2\beta}\ \text{if } |x| < \beta, \qquad |x| - \frac\beta2\ \text{otherwise}
+
+    summed over the ``D`` offset components and averaged over the pixels of each image
+    (``reduction="none"``: per image ``(N,)``).  ``beta = 0`` is the L1 loss.  Equals
+    ``torch.nn.functional.smooth_l1_loss(..., reduction="sum") / (N * pixels)`` for ``"mean"``.
+
+    Args:
+        input, target: ``(N, D, *spatial)`` floats of the same shape.
+        beta: the width of the quadratic zone (>= 0).
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> float(segmath.smooth_l1(np.array([[[0.5, 3.0]]]), np.zeros((1, 1, 2))))   # (0.125 + 2.5) / 2
+        1.3125
+    """
+    check_scalar(beta, "beta", low=0.0)
+    if not math.isfinite(beta):
+        raise ValueError(f"beta must be finite, got {beta!r}")
+    check_reduction(reduction)
+    check_array(input, "input", min_ndim=3, floating=True)
+    check_array(target, "target", min_ndim=3, floating=True)
+    check_same_kind(input, target, "input", "target")
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"target must have the shape of input {tuple(input.shape)}, got {tuple(target.shape)}")
+    checks = DataChecks()
+    check_scores(input, "input", checks=checks)
+    check_scores(target, "target", checks=checks)
+    checks.resolve()
+    xp = P.namespace(input)
+    n = input.shape[0]
+    diff = xp.abs(xp.reshape(input, (n, -1)) - xp.astype(xp.reshape(target, (n, -1)), input.dtype))
+    if beta == 0:
+        per = diff
+    else:
+        quad = xp.where(diff < beta, diff, xp.zeros_like(diff))      # the gradient of each branch stays finite
+        per = xp.where(diff < beta, 0.5 * quad ** 2 / beta, diff - 0.5 * beta)
+    pixels = math.prod(input.shape[2:])
+    return _reduce(xp, xp.sum(per, axis=1) / pixels, reduction)
