@@ -101,10 +101,9 @@ def _pool(xp, stats: SoftStats) -> SoftStats:
 def _fused_stats(pair: Pair, squares: bool) -> SoftStats:
     from .losses.fused import label_softmax_stats   # torch only; imported on first use
     out = label_softmax_stats(pair.input, pair.labels, pair.valid, squares)
-    sy = P.detach(P.class_sums(pair.counted(), pair.labels, pair.num_classes))
-    stats = SoftStats(tp=out[0], sp=out[1], sy=sy, n=pair.count())
+    stats = SoftStats(tp=out[0], sp=out[1], sy=out[2], n=pair.count())
     if squares:
-        stats.sp2, stats.sy2 = out[2], sy
+        stats.sp2, stats.sy2 = out[3], out[2]
     return stats
 
 

@@ -81,11 +81,14 @@ def test_statistics_and_their_gradient_against_brute_force(squares):
     onehot = torch.nn.functional.one_hot(labels, 4).movedim(-1, 1).double() * v[:, None]
     torch.testing.assert_close(out[0], (p * onehot).sum(2), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(out[1], (p * v[:, None]).sum(2), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out[2], onehot.sum(2), rtol=0, atol=0)
+    assert not out[2].requires_grad
+    out = out[:2] + out[3:]
     gens = [torch.randn(3, 4, dtype=torch.float64) for _ in out]
     (dx,) = torch.autograd.grad(out, z, gens)
     dp = v[:, None] * (gens[1][:, :, None] + gens[0][:, :, None] * onehot.bool())
     if squares:
-        torch.testing.assert_close(out[2], (p * p * v[:, None]).sum(2), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(out[2], (p * p * v[:, None]).sum(2), rtol=1e-12, atol=1e-12)   # SP2
         dp = dp + v[:, None] * 2 * p * gens[2][:, :, None]
     jac = p * (dp - (p * dp).sum(1, keepdim=True))      # softmax Jacobian-vector product
     torch.testing.assert_close(dx, jac, rtol=1e-12, atol=1e-12)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["label_softmax_stats"]
+__all__ = ["label_softmax_stats", "flat_indices"]
 
 
 class _LabelSoftmaxStats(torch.autograd.Function):
@@ -43,23 +43,27 @@ class _LabelSoftmaxStats(torch.autograd.Function):
 
     @staticmethod
     def _forward(ctx, x, labels, valid, squares):
+        n, c, size = x.shape
         p = torch.softmax(x, dim=1)                                   # (N, C, S)
         v = None if valid is None else valid.to(x.dtype)
-        col = labels[:, None, :]
-        p_true = p.gather(1, col).squeeze(1)                          # (N, S)
+        cls, pix = flat_indices(labels, c, size)
+        p_true = p.reshape(-1).index_select(0, pix).reshape(n, size)  # p at the true class, (N, S)
         if v is None:
             sp = p.sum(2)
         else:
             p_true = p_true * v
             sp = torch.bmm(p, v[:, :, None]).squeeze(2)               # masked sum, no (N, C, S) temp
-        tp = torch.zeros_like(sp).scatter_add_(1, labels, p_true)
+        tp = p.new_zeros(n * c).index_add_(0, cls, p_true.reshape(-1)).reshape(n, c)
+        counted = torch.ones_like(p_true) if v is None else v
+        sy = p.new_zeros(n * c).index_add_(0, cls, counted.reshape(-1)).reshape(n, c)   # a constant
+        ctx.mark_non_differentiable(sy)
         sp2 = None
         if squares:
             sq = p * p if v is None else p * p * v[:, None, :]
             sp2 = sq.sum(2)
-        ctx.save_for_backward(p, labels, v)
+        ctx.save_for_backward(p, p_true, cls, pix, v)
         ctx.squares = squares
-        return (tp, sp, sp2) if squares else (tp, sp)
+        return (tp, sp, sy, sp2) if squares else (tp, sp, sy)
 
     @staticmethod
     def backward(ctx, *grads):
@@ -67,32 +71,45 @@ class _LabelSoftmaxStats(torch.autograd.Function):
             return _LabelSoftmaxStats._backward(ctx, *grads)
 
     @staticmethod
-    def _backward(ctx, g_tp, g_sp, g_sp2=None):
-        p, labels, v = ctx.saved_tensors
-        n, c, _ = p.shape
+    def _backward(ctx, g_tp, g_sp, _g_sy, g_sp2=None):
+        p, p_true, cls, pix, v = ctx.saved_tensors
+        n, c, size = p.shape
         zeros = p.new_zeros((n, c))
         g_tp = zeros if g_tp is None else g_tp
         g_sp = zeros if g_sp is None else g_sp
-        # dot_s = sum_k p_k dL/dp_k (before the mask): the SP part is a (1, C) x (C, S) product per image
-        dot = torch.bmm(g_sp[:, None, :], p).squeeze(1)              # (N, S)
-        t = p.gather(1, labels[:, None, :]).squeeze(1) * g_tp.gather(1, labels)   # p_y g^TP_y
-        dot = dot + t
+        # dot_s = sum_k p_k dL/dp_k (before the mask): the SP part is a (1, C) x (C, S) product per
+        # image, the TP part p_y g^TP_y one look-up in the (N, C) table (p_true is already masked,
+        # and the mask is applied to the whole gradient below, so it is the unmasked p_y there)
+        t = p_true * g_tp.reshape(-1).index_select(0, cls).reshape(n, size)
+        dot = torch.bmm(g_sp[:, None, :], p).squeeze(1) + t          # (N, S)
         if ctx.squares and g_sp2 is not None:
-            p2 = p * p
-            dot = dot + 2.0 * torch.bmm(g_sp2[:, None, :], p2).squeeze(1)
+            dot = dot + 2.0 * torch.bmm(g_sp2[:, None, :], p * p).squeeze(1)
             dx = g_sp[:, :, None] + 2.0 * p * g_sp2[:, :, None]
             dx.sub_(dot[:, None, :])
         else:
             dx = g_sp[:, :, None] - dot[:, None, :]
         dx.mul_(p)
-        dx.scatter_add_(1, labels[:, None, :], t[:, None, :])       # the one-hot term, p_y g^TP_y at y
+        dx.reshape(-1).index_add_(0, pix, t.reshape(-1))             # the one-hot term, p_y g^TP_y at y
         if v is not None:
             dx.mul_(v[:, None, :])
         return dx, None, None, None
 
 
+def flat_indices(labels, c, size):
+    """Flat positions of each pixel's true class: in the ``(N * C)`` table and in the ``(N * C * S)`` input.
+
+    1-D ``index_select`` / ``index_add_`` on these is several times faster on a CPU than ``gather`` /
+    ``scatter_add`` along the class axis (whose inner stride is the whole image).
+    """
+    n = labels.shape[0]
+    cls = (labels + torch.arange(n, device=labels.device)[:, None] * c).reshape(-1)
+    pix = (cls.reshape(n, size) * size + torch.arange(size, device=labels.device)).reshape(-1)
+    return cls, pix
+
+
 def label_softmax_stats(x, labels, valid=None, squares=False):
-    """``(TP, SP)`` or ``(TP, SP, SP2)``, each ``(N, C)``, of ``softmax(x)`` against ``labels``.
+    """``(TP, SP, SY)`` or ``(TP, SP, SY, SP2)``, each ``(N, C)``, of ``softmax(x)`` against ``labels``
+    (``SY``, the counted pixels of each class, is a constant).
 
     ``x`` ``(N, C, S)`` float logits, ``labels`` ``(N, S)`` int64 in ``[0, C)`` (0 at ignored
     pixels), ``valid`` ``(N, S)`` bool or None.
