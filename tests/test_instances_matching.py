@@ -108,3 +108,18 @@ def test_bad_maps():
         match_instances(np.zeros((2, 2)), np.zeros((2, 2), int))
     with pytest.raises(ValueError, match="target"):
         match_instances(np.zeros((2, 2), int), np.zeros((2, 3), int))
+
+
+def test_centre_distance_brute_force():
+    rng = np.random.default_rng(11)
+    for _ in range(10):
+        p, t = random_partition(rng, k=4), random_partition(rng, k=4)
+        pi, ti = [i for i in np.unique(p) if i], [i for i in np.unique(t) if i]
+        com = lambda lab, i: np.argwhere(lab == i).mean(0)  # noqa: E731
+        d = np.array([[np.linalg.norm(com(p, i) - com(t, j)) for j in ti] for i in pi])
+        for assignment in ("greedy", "hungarian"):
+            m = match_instances(p, t, localization="centre_distance", threshold=3.0, assignment=assignment)
+            np.testing.assert_allclose(m.scores, d, rtol=1e-12)
+            assert np.all(m.matched_scores < 3.0)
+        h = match_instances(p, t, localization="centre_distance", threshold=3.0, assignment="hungarian")
+        assert (3.0 - h.matched_scores).sum() == pytest.approx(best_total(3.0 - d, 0.0), abs=1e-9)

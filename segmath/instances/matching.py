@@ -4,7 +4,10 @@ detection F1 share.
 A **localisation** score between prediction ``p`` and reference ``g``:
 
 * ``"iou"``: :math:`|p \cap g| / |p \cup g|`;
-* ``"ior"``: intersection over reference, :math:`|p \cap g| / |g|` (Metrics Reloaded's IoR).
+* ``"ior"``: intersection over reference, :math:`|p \cap g| / |g|` (Metrics Reloaded's IoR);
+* ``"centre_distance"``: the Euclidean distance of the two centres of mass in pixels (Metrics Reloaded's
+  ``com_dist``); here *smaller* is better: a pair is admissible below ``threshold`` (any positive number),
+  greedy takes increasing distances and Hungarian maximises the total margin :math:`\sum (t - d)`.
 
 A pair can match when its score is **strictly above** ``threshold``; an **assignment** then keeps at
 most one partner per instance:
@@ -32,7 +35,7 @@ from .inputs import check_background, check_label_map
 
 __all__ = ["Matching", "overlap_table", "match_instances", "assign", "instance_dice", "detection_f1"]
 
-LOCALIZATIONS = ("iou", "ior")
+LOCALIZATIONS = ("iou", "ior", "centre_distance")
 ASSIGNMENTS = ("greedy", "hungarian")
 
 
@@ -100,15 +103,20 @@ def localization_scores(inter, p_area, t_area, localization):
     return inter / np.maximum(t_area[None, :], 1)
 
 
-def assign(scores, threshold=0.5, assignment="greedy"):
-    """One-to-one pairs ``(M, 2)`` of a score matrix among entries strictly above ``threshold``."""
+def assign(scores, threshold=0.5, assignment="greedy", margin=False):
+    """One-to-one pairs ``(M, 2)`` of a score matrix among entries strictly above ``threshold``.
+
+    Hungarian maximises the total score of the admissible pairs (scores >= 0), or with ``margin`` the
+    total excess ``score - threshold`` (for scores of any sign, e.g. negated distances).
+    """
     scores = np.asarray(scores, dtype=np.float64)
     ok = scores > threshold
     if not ok.any():
         return np.zeros((0, 2), np.int64)
     if assignment == "hungarian":
         from scipy.optimize import linear_sum_assignment
-        rows, cols = linear_sum_assignment(np.where(ok, scores, 0.0), maximize=True)
+        weight = scores - threshold if margin else scores
+        rows, cols = linear_sum_assignment(np.where(ok, weight, 0.0), maximize=True)
         keep = ok[rows, cols]
         return np.stack([rows[keep], cols[keep]], 1).astype(np.int64)
     rows, cols = np.nonzero(ok)
@@ -126,8 +134,18 @@ def assign(scores, threshold=0.5, assignment="greedy"):
 def _check_options(localization, threshold, assignment, background):
     check_choice(localization, "localization", LOCALIZATIONS)
     check_choice(assignment, "assignment", ASSIGNMENTS)
-    check_scalar(threshold, "threshold", low=0.0, high=1.0, high_open=True)
+    if localization == "centre_distance":
+        check_scalar(threshold, "threshold", low=0.0, low_open=True)
+    else:
+        check_scalar(threshold, "threshold", low=0.0, high=1.0, high_open=True)
     return check_background(background)
+
+
+def _centres(labels, ids):
+    """(len(ids), ndim) centres of mass of the pixels of each id."""
+    coords = np.indices(labels.shape).reshape(labels.ndim, -1).T.astype(np.float64)
+    flat = labels.ravel()
+    return np.stack([coords[flat == i].mean(0) for i in ids]) if len(ids) else np.zeros((0, labels.ndim))
 
 
 def match_instances(pred, target, *, localization="iou", threshold=0.5, assignment="greedy", background=0):
@@ -135,8 +153,10 @@ def match_instances(pred, target, *, localization="iou", threshold=0.5, assignme
 
     Args:
         pred, target: integer instance maps of the same shape (any rank; NumPy or torch).
-        localization: ``"iou"`` or ``"ior"`` (intersection over reference); see the module docstring.
-        threshold: a pair is admissible when its score is strictly above it (PQ's ½ by default).
+        localization: ``"iou"``, ``"ior"`` (intersection over reference) or ``"centre_distance"``; see the
+            module docstring.
+        threshold: a pair is admissible when its score is strictly above it (PQ's ½ by default); for
+            ``"centre_distance"`` when the distance is strictly below it.
         assignment: ``"greedy"`` (by decreasing score) or ``"hungarian"`` (largest total score).
         background: the id that is no instance (``None``: every id is one).
 
@@ -156,8 +176,12 @@ def match_instances(pred, target, *, localization="iou", threshold=0.5, assignme
     if p.shape != t.shape:
         raise ValueError(f"target must have the shape of pred {p.shape}, got {t.shape}")
     p_ids, t_ids, inter, p_area, t_area = overlap_table(p, t, background=background)
-    scores = localization_scores(inter, p_area, t_area, localization)
-    pairs = assign(scores, threshold, assignment)
+    if localization == "centre_distance":
+        scores = np.linalg.norm(_centres(p, p_ids)[:, None, :] - _centres(t, t_ids)[None, :, :], axis=-1)
+        pairs = assign(-scores, -float(threshold), assignment, margin=True)     # smaller is better
+    else:
+        scores = localization_scores(inter, p_area, t_area, localization)
+        pairs = assign(scores, threshold, assignment)
     return Matching(p_ids, t_ids, inter, p_area, t_area, scores, pairs, scores[pairs[:, 0], pairs[:, 1]])
 
 
