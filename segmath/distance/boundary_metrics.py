@@ -95,9 +95,12 @@ def boundary_f1(input, target, *, tolerance=None, tolerance_ratio=0.0075, spacin
                 reduction="mean"):
     r"""Boundary F1 (BF) score: F1 of contour precision and recall at tolerance :math:`\theta`.
 
-    .. math:: \Pr = \frac{|\{x\in\partial P: d(x,\partial G)\le\theta\}|}{|\partial P|},\quad
-              \mathrm{Re} = \frac{|\{y\in\partial G: d(y,\partial P)\le\theta\}|}{|\partial G|},\quad
-              BF = \frac{2\Pr\,\mathrm{Re}}{\Pr + \mathrm{Re}}
+    .. math::
+        \begin{aligned}
+        \Pr &= \frac{|\{x\in\partial P: d(x,\partial G)\le\theta\}|}{|\partial P|},\\
+        \mathrm{Re} &= \frac{|\{y\in\partial G: d(y,\partial P)\le\theta\}|}{|\partial G|},\\
+        BF &= \frac{2\Pr\,\mathrm{Re}}{\Pr + \mathrm{Re}}
+        \end{aligned}
 
     (0 when :math:`\Pr + \mathrm{Re} = 0`).  Contours as in :func:`segmath.hausdorff`.  The
     normalised surface Dice is the count-weighted mean of the same precision and recall,

@@ -379,8 +379,11 @@ def unet_weighted_ce(input, target, *, w0=10.0, sigma=5.0, weight=None, balance=
                      ignore_index=None, from_logits=True, activation=None, reduction="mean", weight_map=None):
     r"""Cross-entropy with U-Net's weight map, which stresses the thin gaps between touching objects.
 
-    .. math:: L = -\frac{1}{|\Omega|}\sum_i w(i) \log p_{i, y_i}, \qquad
-              w(i) = w_c(i) + w_0 \exp\Big(-\frac{(d_1(i) + d_2(i))^2}{2\sigma^2}\Big)\,[y_i = 0]
+    .. math::
+        \begin{aligned}
+        L &= -\frac{1}{|\Omega|}\sum_i w(i) \log p_{i, y_i},\\
+        w(i) &= w_c(i) + w_0 \exp\Big(-\frac{(d_1(i) + d_2(i))^2}{2\sigma^2}\Big)\,[y_i = 0]
+        \end{aligned}
 
     Objects are the connected components (face connectivity) of the foreground
     :math:`y \ne 0`; :math:`d_1, d_2` are the distances to the nearest and the second-nearest
@@ -516,10 +519,12 @@ def structural_similarity(input, target, *, window=3, beta=0.1, c4=0.01, ignore_
                           activation=None, reduction="mean"):
     r"""Zhao et al.'s structural similarity loss: CE re-weighted where local correlation is low.
 
-    .. math:: e_{ic} = \Big|\frac{y_{ic} - \mu_{y,ic} + C_4}{\sigma_{y,ic} + C_4} -
-              \frac{p_{ic} - \mu_{p,ic} + C_4}{\sigma_{p,ic} + C_4}\Big|, \quad
-              f_{ic} = [e_{ic} > \beta \max e], \quad
-              L = \frac{1}{M}\sum_{n,i,c} e_{ic} f_{ic}\, \ell(y_{ic}, p_{ic})
+    .. math::
+        \begin{aligned}
+        e_{ic} &= \Big|\frac{y_{ic} - \mu_{y,ic} + C_4}{\sigma_{y,ic} + C_4} - \frac{p_{ic} - \mu_{p,ic} + C_4}{\sigma_{p,ic} + C_4}\Big|,\\
+        f_{ic} &= [e_{ic} > \beta \max e],\\
+        L &= \frac{1}{M}\sum_{n,i,c} e_{ic} f_{ic}\, \ell(y_{ic}, p_{ic})
+        \end{aligned}
 
     :math:`\mu, \sigma` are the mean and standard deviation over a ``window``-wide box
     around each pixel (in-image pixels only); the standardised maps differ where the
@@ -613,9 +618,12 @@ def cldice(input, target, *, iterations=3, smooth=1.0, alpha=None, weight=None, 
            activation=None, aggregate="image", reduction="mean"):
     r"""Soft clDice: Dice of each mask's soft skeleton against the other mask (topology-aware).
 
-    .. math:: T_{prec} = \frac{\sum_i S_P(i) Y_i + s}{\sum_i S_P(i) + s},\quad
-              T_{sens} = \frac{\sum_i S_Y(i) P_i + s}{\sum_i S_Y(i) + s},\quad
-              L = 1 - \frac{2 T_{prec} T_{sens}}{T_{prec} + T_{sens}}
+    .. math::
+        \begin{aligned}
+        T_{prec} &= \frac{\sum_i S_P(i) Y_i + s}{\sum_i S_P(i) + s},\quad
+        T_{sens} = \frac{\sum_i S_Y(i) P_i + s}{\sum_i S_Y(i) + s},\\
+        L &= 1 - \frac{2 T_{prec} T_{sens}}{T_{prec} + T_{sens}}
+        \end{aligned}
 
     :math:`S_X` is the soft skeleton (``iterations`` soft erosions, min over the face
     neighbourhood; openings with a max over the :math:`3^d` box), differentiable in

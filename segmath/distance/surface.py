@@ -448,9 +448,11 @@ def assd(input, target, *, spacing=None, definition="pooled", num_classes=None, 
          reduction="mean"):
     r"""Average symmetric surface distance, per image and class.
 
-    .. math:: \text{pooled: } \frac{\sum_{x\in\partial P} d(x,\partial G) + \sum_{y\in\partial G}
-              d(y,\partial P)}{|\partial P| + |\partial G|} \qquad
-              \text{mean\_directed: } \tfrac12\big(\bar D_{P\to G} + \bar D_{G\to P}\big)
+    .. math::
+        \begin{aligned}
+        \text{pooled: }\ & \frac{\sum_{x\in\partial P} d(x,\partial G) + \sum_{y\in\partial G} d(y,\partial P)}{|\partial P| + |\partial G|},\\
+        \text{mean\_directed: }\ & \tfrac12\big(\bar D_{P\to G} + \bar D_{G\to P}\big)
+        \end{aligned}
 
     ``"pooled"`` (default) is MONAI's ``compute_average_surface_distance(symmetric=True)``:
     the mean of both sets of distances together.  ``"mean_directed"`` averages the two

@@ -142,17 +142,21 @@ REGS = ("mean", "sum")
 @register("discriminative", kind="loss", name="Discriminative loss (De Brabandere et al.)", example=_example,
           references=("debrabandere2017semantic",), chapter=None, planned_chapter="11_embeddings",
           symbolic=NoForm(_NO_FORM), formula=(
-              r"L = \frac{\alpha}{C}\sum_c \frac{1}{N_c}\sum_{i\in c}[\|\mu_c - x_i\| - \delta_v]_+^2"
-              r" + \frac{\beta}{C(C-1)}\sum_{a\ne b}[2\delta_d - \|\mu_a - \mu_b\|]_+^2"
-              r" + \frac{\gamma}{C}\sum_c \|\mu_c\|"), theorems=("verify_discriminative_geometry",), tags=("3d",))
+              r"\begin{aligned}"
+              r"L &= \frac{\alpha}{C}\sum_c \frac{1}{N_c}\sum_{i\in c}[\|\mu_c - x_i\| - \delta_v]_+^2\\"
+              r"&\quad + \frac{\beta}{C(C-1)}\sum_{a\ne b}[2\delta_d - \|\mu_a - \mu_b\|]_+^2"
+              r" + \frac{\gamma}{C}\sum_c \|\mu_c\|"
+              r"\end{aligned}"), theorems=("verify_discriminative_geometry",), tags=("3d",))
 def discriminative(input, target, *, delta_v=0.5, delta_d=1.5, alpha=1.0, beta=1.0, gamma=0.001,
                    variance="instance", reg="mean", background=0, max_id=None, reduction="mean"):
     r"""Discriminative loss (De Brabandere, Neven & Van Gool 2017): pull to the centre, push centres apart.
 
     .. math::
-        L_\mathrm{var} = \frac1C\sum_{c=1}^C \frac1{N_c}\sum_{i\in c}[\|\mu_c - x_i\| - \delta_v]_+^2,\quad
-        L_\mathrm{dist} = \frac1{C(C-1)}\sum_{a\ne b}[2\delta_d - \|\mu_a - \mu_b\|]_+^2,\quad
-        L_\mathrm{reg} = \frac1C\sum_c\|\mu_c\|,
+        \begin{aligned}
+        L_\mathrm{var} &= \frac1C\sum_{c=1}^C \frac1{N_c}\sum_{i\in c}[\|\mu_c - x_i\| - \delta_v]_+^2,\\
+        L_\mathrm{dist} &= \frac1{C(C-1)}\sum_{a\ne b}[2\delta_d - \|\mu_a - \mu_b\|]_+^2,\\
+        L_\mathrm{reg} &= \frac1C\sum_c\|\mu_c\|,
+        \end{aligned}
 
     :math:`L = \alpha L_\mathrm{var} + \beta L_\mathrm{dist} + \gamma L_\mathrm{reg}` per image, over its
     ``C`` instances (``L_dist = 0`` when ``C < 2``; ``L = 0`` when ``C = 0``).
@@ -259,8 +263,11 @@ def push_pull_centroid(input, target, *, alpha=1.0, background=0, max_id=None, r
 def push_pull_balls(input, target, *, r_a=0.5, r_r=1.5, alpha=1.0, background=0, max_id=None, reduction="mean"):
     r"""The seed's push-pull loss with balls: hinges at the attraction radius and the repulsion radius.
 
-    .. math:: L = \frac1M\sum_{m}\Big(\frac{\alpha}{|m|}\sum_{z\in m}[\|\mu_m - z\| - r_A]_+
-              + \frac1{|\Omega| - |m|}\sum_{z\notin m}[r_R - \|\mu_m - z\|]_+\Big)
+    .. math::
+        \begin{aligned}
+        L = \frac1M\sum_{m}\Big(&\frac{\alpha}{|m|}\sum_{z\in m}[\|\mu_m - z\| - r_A]_+\\
+        &+ \frac1{|\Omega| - |m|}\sum_{z\notin m}[r_R - \|\mu_m - z\|]_+\Big)
+        \end{aligned}
 
     Every pixel outside ``m`` (background included) is pushed out of the ball of radius ``r_r``
     around :math:`\mu_m`, unlike the discriminative loss, which pushes centres only.
@@ -350,16 +357,21 @@ def _pair_sq(xp, e):
           example=lambda seed: (_example(seed)[0], {"max_id": 2, "samples": "all"}),
           references=("fathi2017semantic",), chapter=None, planned_chapter="11_embeddings",
           symbolic=NoForm(_NO_FORM), formula=(
-              r"L = -\frac{1}{|S|}\sum_{p,q\in S}\frac{1}{|m_p|}\Big([q\in m_p]\log\sigma_{pq}"
-              r" + [q\notin m_p]\log(1-\sigma_{pq})\Big),\quad \sigma_{pq} = \frac{2}{1+e^{\|e_p-e_q\|^2}}"),
+              r"\begin{aligned}"
+              r"L &= -\frac{1}{|S|}\sum_{p,q\in S}\frac{1}{|m_p|}\Big([q\in m_p]\log\sigma_{pq}"
+              r" + [q\notin m_p]\log(1-\sigma_{pq})\Big),\\"
+              r"\sigma_{pq} &= \frac{2}{1+e^{\|e_p-e_q\|^2}}"
+              r"\end{aligned}"),
           theorems=("verify_fathi_similarity",), tags=("3d",))
 def pairwise_similarity(input, target, *, samples=10, seed=0, background=0, max_id=None, reduction="mean"):
     r"""Fathi et al. (2017)'s metric-learning loss: a weighted logistic loss on pixel-pair similarities.
 
     .. math::
-        \sigma(p, q) = \frac{2}{1 + \exp\|e_p - e_q\|^2}, \qquad
-        L = -\frac1{|S|}\sum_{p, q\in S}\frac1{|m_p|}\Big([q\in m_p]\log\sigma(p,q)
-        + [q\notin m_p]\log\big(1 - \sigma(p,q)\big)\Big),
+        \begin{aligned}
+        \sigma(p, q) &= \frac{2}{1 + \exp\|e_p - e_q\|^2},\\
+        L &= -\frac1{|S|}\sum_{p, q\in S}\frac1{|m_p|}\Big([q\in m_p]\log\sigma(p,q)\\
+        &\qquad + [q\notin m_p]\log\big(1 - \sigma(p,q)\big)\Big),
+        \end{aligned}
 
     :math:`S` the sampled pixels, ``samples`` per instance (all of a smaller one), :math:`m_p` the
     instance of ``p`` and :math:`|m_p|` its number of sampled pixels (the weight that balances the

@@ -125,9 +125,11 @@ def combo(input, target, *, alpha=0.5, beta=0.5, weight=None, ignore_index=None,
           activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Combo loss (Taghanaki et al. 2019): a :math:`\beta`-weighted cross-entropy plus Dice.
 
-    .. math:: L = \alpha\, L_{\beta\text{-}CE} + (1 - \alpha)\,(1 - D),\qquad
-              L_{\beta\text{-}CE} = -\frac{1}{|\Omega|}\sum_i \big[\beta\, y_i\log p_i
-              + (1-\beta)(1-y_i)\log(1-p_i)\big]
+    .. math::
+        \begin{aligned}
+        L &= \alpha\, L_{\beta\text{-}CE} + (1 - \alpha)\,(1 - D),\\
+        L_{\beta\text{-}CE} &= -\frac{1}{|\Omega|}\sum_i \big[\beta\, y_i\log p_i + (1-\beta)(1-y_i)\log(1-p_i)\big]
+        \end{aligned}
 
     **Sign and normalisation.** The paper writes :math:`\alpha L_{\beta\text{-}CE} - (1-\alpha)\,D`
     (the Dice *coefficient* subtracted; the loss can be negative).  Here the Dice *loss* is added:
@@ -213,9 +215,12 @@ def exp_log(input, target, *, gamma_dice=0.3, gamma_ce=0.3, lambda_dice=0.8, lam
             ignore_index=None, from_logits=True, activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Exponential logarithmic loss (Wong et al., MICCAI 2018).
 
-    .. math:: L = \lambda_{dice}\,\mathbb{E}_{n,c}\big[(-\ln D_{nc})^{\gamma_D}\big]
-              + \lambda_{ce}\,\mathbb{E}_i\big[w_{l_i}\,(-\ln p_{i,l_i})^{\gamma_{CE}}\big],\qquad
-              w_l = \Big(\frac{\sum_k f_k}{f_l}\Big)^{1/2}
+    .. math::
+        \begin{aligned}
+        L &= \lambda_{dice}\,\mathbb{E}_{n,c}\big[(-\ln D_{nc})^{\gamma_D}\big]
+        + \lambda_{ce}\,\mathbb{E}_i\big[w_{l_i}\,(-\ln p_{i,l_i})^{\gamma_{CE}}\big],\\
+        w_l &= \Big(\frac{\sum_k f_k}{f_l}\Big)^{1/2}
+        \end{aligned}
 
     :math:`-\ln D_{nc}` is :func:`log_dice` and :math:`-\ln p_{i,l_i}` the per-pixel
     :func:`cross_entropy` (per element of :func:`binary_cross_entropy` for sigmoid problems, where

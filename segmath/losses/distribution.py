@@ -200,10 +200,11 @@ def weighted_cross_entropy(input, target, *, weight, ignore_index=None, from_log
                            normalize="weight", reduction="mean"):
     r"""Class-weighted cross-entropy :math:`-\sum_i \sum_k w_k\, y_{ik} \log p_{ik}`.
 
-    .. math:: L = -\frac{\sum_i \sum_k w_k\, y_{ik}\log p_{ik}}{\sum_i \sum_k w_k\, y_{ik}}
-              \quad(\texttt{normalize="weight"}),\qquad
-              L = -\frac{1}{|\Omega|}\sum_i \sum_k w_k\, y_{ik}\log p_{ik}
-              \quad(\texttt{normalize="pixels"}).
+    .. math::
+        \begin{aligned}
+        L &= -\frac{\sum_i \sum_k w_k\, y_{ik}\log p_{ik}}{\sum_i \sum_k w_k\, y_{ik}} &&(\texttt{normalize="weight"}),\\
+        L &= -\frac{1}{|\Omega|}\sum_i \sum_k w_k\, y_{ik}\log p_{ik} &&(\texttt{normalize="pixels"}).
+        \end{aligned}
 
     The default is the weighted mean of ``torch.nn.functional.cross_entropy(weight=...)`` for hard
     labels; for soft targets it divides by the soft weight :math:`\sum_{i,k} w_k y_{ik}` (torch divides

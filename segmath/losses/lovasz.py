@@ -82,9 +82,11 @@ def _example_hinge(seed):
 def lovasz_hinge(input, target, *, weight=None, ignore_index=None, aggregate="image", reduction="mean"):
     r"""Lovász hinge loss (Berman et al. 2018, after Yu & Blaschko): binary Jaccard surrogate on logits.
 
-    .. math:: L = \bar\Delta_J(m) = \sum_k m_{\pi_k}\,\big(\Delta_J(\{\pi_1..\pi_k\})
-              - \Delta_J(\{\pi_1..\pi_{k-1}\})\big),\qquad m_i = \max(0,\, 1 - x_i s_i),\;
-              s_i = 2 y_i - 1
+    .. math::
+        \begin{aligned}
+        L &= \bar\Delta_J(m) = \sum_k m_{\pi_k}\,\big(\Delta_J(\{\pi_1..\pi_k\}) - \Delta_J(\{\pi_1..\pi_{k-1}\})\big),\\
+        m_i &= \max(0,\, 1 - x_i s_i),\quad s_i = 2 y_i - 1
+        \end{aligned}
 
     :math:`\pi` sorts the hinge errors in decreasing order.  When every error is 0 or 1 (margins
     :math:`x_i s_i \ge 1` or :math:`= 0`) the loss is the Jaccard loss :math:`\Delta_J(M)` of the set

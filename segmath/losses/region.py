@@ -306,8 +306,11 @@ def tversky(input, target, *, alpha=0.3, beta=0.7, weight=None, ignore_index=Non
             activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Tversky loss (Salehi et al. 2017).
 
-    .. math:: L_{nc} = 1 - T_{nc},\qquad T = \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s},\quad
-              FP = \sum_i p_i (1 - y_i),\; FN = \sum_i (1 - p_i) y_i
+    .. math::
+        \begin{aligned}
+        L_{nc} &= 1 - T_{nc},\quad T = \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s},\\
+        FP &= \sum_i p_i (1 - y_i),\quad FN = \sum_i (1 - p_i) y_i
+        \end{aligned}
 
     .. warning:: **alpha weighs the false POSITIVES and beta the false NEGATIVES**, as in Salehi et
        al. 2017 (and MONAI ``TverskyLoss``, smp ``TverskyLoss``).  Several libraries swap them
@@ -421,10 +424,12 @@ def generalized_dice(input, target, *, weight_type="square", weight=None, ignore
                      activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Generalised Dice loss (Sudre et al. 2017): one Dice over all classes with class weights.
 
-    .. math:: L_n = 1 - \frac{2\sum_c w_{nc} \sum_i p_{ic} y_{ic} + s}
-                              {\sum_c w_{nc} \sum_i (p_{ic} + y_{ic}) + s},\qquad
-              w_{nc} = \frac{1}{(\sum_i y_{ic})^2}\ (\text{"square"}),\;
-              \frac{1}{\sum_i y_{ic}}\ (\text{"simple"}),\; 1\ (\text{"uniform"})
+    .. math::
+        \begin{aligned}
+        L_n &= 1 - \frac{2\sum_c w_{nc} \sum_i p_{ic} y_{ic} + s}{\sum_c w_{nc} \sum_i (p_{ic} + y_{ic}) + s},\\
+        w_{nc} &= \frac{1}{(\sum_i y_{ic})^2}\ (\text{"square"}),\quad
+        \frac{1}{\sum_i y_{ic}}\ (\text{"simple"}),\quad 1\ (\text{"uniform"})
+        \end{aligned}
 
     The weights come from the target only (no gradient), per image (``aggregate="image"``) or from
     the counts pooled over the batch (``aggregate="batch"``, MONAI's ``batch=True``).
@@ -482,9 +487,11 @@ def jaccard_metric(input, target, *, variant="jml1", weight=None, ignore_index=N
                    activation=None, smooth=1e-5, aggregate="image", reduction="mean"):
     r"""Jaccard metric loss (Wang, Ning & Blaschko, NeurIPS 2023): soft Jaccard that accepts soft labels.
 
-    .. math:: \mathrm{JML1}: L = 1 - \frac{\tfrac12(\|p\|_1 + \|y\|_1 - \|p-y\|_1) + s}
-              {\tfrac12(\|p\|_1 + \|y\|_1 + \|p-y\|_1) + s},
-              \qquad \mathrm{JML2}: L = 1 - \frac{\langle p, y\rangle + s}{\langle p, y\rangle + \|p-y\|_1 + s}
+    .. math::
+        \begin{aligned}
+        \mathrm{JML1}&: L = 1 - \frac{\tfrac12(\|p\|_1 + \|y\|_1 - \|p-y\|_1) + s}{\tfrac12(\|p\|_1 + \|y\|_1 + \|p-y\|_1) + s},\\
+        \mathrm{JML2}&: L = 1 - \frac{\langle p, y\rangle + s}{\langle p, y\rangle + \|p-y\|_1 + s}
+        \end{aligned}
 
     per image and class (sums over pixels): the :math:`\ell_1` forms of the intersection and the union,
     each smoothed by :math:`s` (smp's ``JaccardLoss`` computes JML1 exactly so).  Both equal

@@ -59,9 +59,11 @@ def _mcc_parts(c):
 def mcc(c, *, aggregate="image", empty="skip"):
     r"""Matthews correlation coefficient (multi-class: Gorodkin's :math:`R_K`).
 
-    .. math:: \mathrm{MCC} = \frac{a - \sum_k \pi_k \tau_k}
-              {\sqrt{(1 - \sum_k \pi_k^2)(1 - \sum_k \tau_k^2)}}
-              \;\overset{C=2}{=}\; \frac{TP\,TN - FP\,FN}{\sqrt{(TP+FP)(TP+FN)(TN+FP)(TN+FN)}}
+    .. math::
+        \begin{aligned}
+        \mathrm{MCC} &= \frac{a - \sum_k \pi_k \tau_k}{\sqrt{(1 - \sum_k \pi_k^2)(1 - \sum_k \tau_k^2)}}\\
+        &\overset{C=2}{=} \frac{TP\,TN - FP\,FN}{\sqrt{(TP+FP)(TP+FN)(TN+FP)(TN+FN)}}
+        \end{aligned}
 
     (notation in the module docstring).  It lies in [-1, 1] and, unlike accuracy and F1,
     is high only when every cell of the confusion matrix is good.

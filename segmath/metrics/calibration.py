@@ -107,9 +107,12 @@ def expected_calibration_error(input, target, *, n_bins=15, binning="width", nor
                                from_logits=True, aggregate="dataset"):
     r"""Expected calibration error of pixel probabilities (top-label for ``C >= 2``).
 
-    .. math:: \mathrm{ECE} = \sum_b \frac{n_b}{n}\,|\mathrm{acc}_b - \mathrm{conf}_b|,
-              \quad \mathrm{RMSCE} = \Bigl(\sum_b \frac{n_b}{n}(\mathrm{acc}_b - \mathrm{conf}_b)^2\Bigr)^{1/2},
-              \quad \mathrm{MCE} = \max_{b: n_b > 0} |\mathrm{acc}_b - \mathrm{conf}_b|
+    .. math::
+        \begin{aligned}
+        \mathrm{ECE} &= \sum_b \frac{n_b}{n}\,|\mathrm{acc}_b - \mathrm{conf}_b|,\\
+        \mathrm{RMSCE} &= \Bigl(\sum_b \frac{n_b}{n}(\mathrm{acc}_b - \mathrm{conf}_b)^2\Bigr)^{1/2},\\
+        \mathrm{MCE} &= \max_{b: n_b > 0} |\mathrm{acc}_b - \mathrm{conf}_b|
+        \end{aligned}
 
     Args:
         input: ``(N, C, *spatial)`` logits (probabilities with ``from_logits=False``); ``C = 1`` binary.
@@ -156,8 +159,11 @@ def expected_calibration_error(input, target, *, n_bins=15, binning="width", nor
 def brier_score(input, target, *, ignore_index=None, from_logits=True, aggregate="dataset"):
     r"""Brier score: mean squared error of the predicted probabilities.
 
-    .. math:: \mathrm{BS} = \frac{1}{n}\sum_i \sum_c (p_{ic} - y_{ic})^2 \quad (C \ge 2),
-              \qquad \mathrm{BS} = \frac{1}{n}\sum_i (p_i - y_i)^2 \quad (C = 1)
+    .. math::
+        \begin{aligned}
+        \mathrm{BS} &= \frac{1}{n}\sum_i \sum_c (p_{ic} - y_{ic})^2 &&(C \ge 2),\\
+        \mathrm{BS} &= \frac{1}{n}\sum_i (p_i - y_i)^2 &&(C = 1)
+        \end{aligned}
 
     With label targets the sum is :math:`\sum_c p_{ic}^2 - 2 p_{i y_i} + 1` (a gather, no
     one-hot).  Soft targets ``(N, C, *spatial)`` are allowed.
