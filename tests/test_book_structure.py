@@ -147,9 +147,10 @@ def test_citations_and_references_resolve():
 def test_widgets_shown_statically_and_live():
     for chapter, module in (("02_balanced", "surrogate"), ("03_imbalanced", "imbalance")):
         cells = _directives(_text(chapter), "code-cell")
-        static = [b for _, b in cells if f"{module}.{module}_figure(" in b and "plt.show()" in b]
+        # the HTML book shows the precomputed-frame form (segmath.teaching.widgets.static), executed
+        static = [b for _, b in cells if f"static.{module}_static(" in b and "skip-execution" not in b]
         live = [b for _, b in cells if f"{module}.{module}_explorer(" in b]
-        assert static, f"{chapter}: no static figure of the {module} explorer"
+        assert static, f"{chapter}: no static (precomputed-frame) form of the {module} explorer"
         assert live and all(b.startswith(":tags: [skip-execution]") for b in live), \
             f"{chapter}: the live {module} explorer must be a skip-execution cell"
 
@@ -165,10 +166,48 @@ def test_config_executes_cached_strict_and_offline():
         assert e in ext
     assert not re.match(r"(https?:)?//", cfg["sphinx"]["config"]["mathjax_path"])
     assert cfg["bibtex_bibfiles"] == ["references.bib"]
-    lb = cfg["launch_buttons"]
-    assert lb["binderhub_url"] and lb["colab_url"] and lb["jupyterhub_url"]
+    assert cfg["sphinx"]["local_extensions"] == {"ipynb_download": "tools/"}   # the .ipynb download button
+    _check_launch_buttons(cfg)
     make = (ROOT / "Makefile").read_text()
     assert "tools/book.py build" in make and "tools/book.py check" in make
+
+
+_PLACEHOLDERS = re.compile(r"example\.(org|com)|github\.com/segmath/segmath|<owner>|your[-_]", re.I)
+
+
+def _check_launch_buttons(cfg):
+    """Launch buttons work or are off: any launch URL needs a real repository URL, and the preface
+    promises launch buttons only when one is on."""
+    lb, repo = cfg["launch_buttons"], (cfg.get("repository") or {}).get("url") or ""
+    urls = [lb.get(k) or "" for k in ("binderhub_url", "colab_url", "jupyterhub_url")]
+    preface = _text("00_preface")
+    for url in urls + [repo]:
+        assert not _PLACEHOLDERS.search(url), f"placeholder URL in _config.yml: {url!r}"
+    if any(urls):
+        assert re.match(r"https://(github|gitlab)\.com/[\w.-]+/[\w.-]+/?$", repo), \
+            f"launch buttons need the repository URL, got {repo!r}"
+    else:
+        assert "launch button" not in preface.lower().replace("no binder, colab or jupyterhub buttons", ""), \
+            "the preface promises launch buttons that are off"
+    assert ".ipynb" in preface and "pip install" in preface, "the preface must say how to run a chapter locally"
+
+
+@pytest.mark.parametrize("cfg, ok", [
+    ({"launch_buttons": {}, "repository": {"url": ""}}, True),
+    ({"launch_buttons": {"binderhub_url": "https://mybinder.org"}, "repository": {"url": ""}}, False),
+    ({"launch_buttons": {"binderhub_url": "https://mybinder.org"},
+      "repository": {"url": "https://github.com/segmath/segmath"}}, False),
+    ({"launch_buttons": {"jupyterhub_url": "https://jupyter.example.org"},
+      "repository": {"url": "https://github.com/someone/segmath"}}, False),
+    ({"launch_buttons": {"binderhub_url": "https://mybinder.org"},
+      "repository": {"url": "https://github.com/someone/segmath"}}, True),
+])
+def test_launch_button_rule(cfg, ok):
+    if ok:
+        _check_launch_buttons(cfg)
+    else:
+        with pytest.raises(AssertionError):
+            _check_launch_buttons(cfg)
 
 
 @pytest.mark.parametrize("value, expected", [("04_overlap", "04_overlap"), ("02_balanced", "02_balanced"),
@@ -198,6 +237,10 @@ def _probe(**over):
     ({"resources": ["https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"]}, "outside"),
     ({"typesetTimeout": True}, "typesetting"),
     ({"overflowMath": ["812px > 700px: D = ..."]}, "wider than their box"),
+    ({"requests": ["https://maxcdn.bootstrapcdn.com/font-awesome/4.4.0/css/font-awesome.min.css"]},
+     "outside the book"),
+    ({"requests": ["//cdnjs.cloudflare.com/ajax/libs/require.js/2.3.4/require.min.js"]}, "outside the book"),
+    ({"liveExplorerCalls": 1, "staticExplorers": 0}, "no static explorer"),
 ])
 def test_browser_check_page_judge(over, needle):
     problems = _book._page_problems(_probe(**over), "http://127.0.0.1:1/")
@@ -205,6 +248,13 @@ def test_browser_check_page_judge(over, needle):
         assert problems == []
     else:
         assert any(needle in p for p in problems), problems
+
+
+def test_external_requests_ignore_local_and_browser_urls():
+    origin = "http://127.0.0.1:1/"
+    urls = [origin + "_static/x.js", "data:image/png;base64,AA", "blob:http://127.0.0.1:1/u",
+            "chrome://new-tab-page/x.js", "https://fonts.example.net/f.woff2", "http://127.0.0.2:1/y"]
+    assert _book.external_requests(urls, origin) == ["http://127.0.0.2:1/y", "https://fonts.example.net/f.woff2"]
 
 
 def test_external_mathjax_detected(tmp_path):

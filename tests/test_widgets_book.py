@@ -190,3 +190,11 @@ def test_static_figures_show_the_default_state():
     fig = surrogate.surrogate_figure()
     assert len(fig.axes) == 3
     plt.close("all")
+
+
+@pytest.mark.parametrize("make", [imbalance.imbalance_explorer, surrogate.surrogate_explorer])
+def test_live_slider_labels_are_not_cut(make):
+    # ipywidgets gives a description 80 px by default and cuts longer ones ("foreground π", "weight w₁/w₀")
+    import ipywidgets as W
+    sliders = [w for row in make().children if isinstance(row, W.HBox) for w in row.children]
+    assert sliders and all(s.style.description_width == "initial" for s in sliders)

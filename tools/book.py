@@ -10,8 +10,11 @@ and fails on any cell error or Sphinx warning.  The catalogue and API pages are 
 
 ``check`` serves ``_build/html`` on a free localhost port, opens every page in headless Chromium
 (installing Debian's ``chromium`` and ``chromium-driver`` when missing), waits for MathJax and fails
-on a MathJax error, unrendered TeX in visible text, a broken image, a Python traceback, or a MathJax
-script loaded from anywhere but the local server.
+on a MathJax error, unrendered TeX in visible text, a broken image, a Python traceback, or any request
+the page makes to anywhere but the local server (every script, stylesheet, font and image must be in the
+book).  It moves the slider of every static explorer (``segmath.teaching.widgets.static``) and fails unless
+the picture changes; a page showing a live explorer's call must also have its static form.  Screenshots of
+the explorers after the move go to ``_build/screenshots/``.
 """
 from __future__ import annotations
 
@@ -502,6 +505,9 @@ const done = arguments[arguments.length - 1];
     badImages: Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src),
     images: document.images.length,
     tracebacks: document.querySelectorAll('.output.traceback, .output.error, .cell_output .traceback').length,
+    staticExplorers: document.querySelectorAll('.segmath-static-explorer').length,
+    liveExplorerCalls: Array.from(document.querySelectorAll('.cell_input pre, div.highlight pre'))
+      .filter(p => /_explorer\(/.test(p.textContent)).length,
     resources: performance.getEntriesByType('resource').map(r => r.name),
   });
 })();
@@ -531,7 +537,73 @@ def _page_problems(r: dict, origin: str) -> list:
     ext = [u for u in r["resources"] if "mathjax" in u.lower() and not u.startswith(origin)]
     if ext:
         problems.append(f"MathJax loaded from outside: {ext[:2]}")
+    ext = external_requests(r.get("requests", []) + r["resources"], origin)
+    if ext:
+        problems.append(f"{len(ext)} request(s) to outside the book: {ext[:3]}")
+    if r.get("liveExplorerCalls") and not r.get("staticExplorers"):
+        problems.append("a live explorer is called but the page has no static explorer")
     return problems
+
+
+def external_requests(urls, origin: str) -> list:
+    """The network URLs a page requested from anywhere but the local server (data:, blob: and the
+    browser's own chrome:// pages are not network requests)."""
+    network = re.compile(r"(?:https?|wss?|ftp):|//", re.I)
+    return sorted({u for u in urls if u and network.match(u) and not u.startswith(origin)})
+
+
+def _network_requests(drv) -> list:
+    """URLs of every request the browser sent since the last call (Chrome's performance log)."""
+    urls = []
+    for entry in drv.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg.get("method") == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+# Moves the slider of one static explorer (matplotlib's to_jshtml player) and reports the image before/after.
+_MOVE_SLIDER = r"""
+const [box, steps] = arguments;
+const img = box.querySelector('.animation img'), slider = box.querySelector('input.anim-slider');
+if (!img || !slider) return {error: 'no player image or slider'};
+const before = img.src, max = parseInt(slider.max);
+slider.value = String(Math.min(max, parseInt(slider.value) + steps));
+slider.dispatchEvent(new Event('input', {bubbles: true}));
+slider.dispatchEvent(new Event('change', {bubbles: true}));
+return {parameter: box.dataset.parameter, frames: max + 1, value: slider.value,
+        changed: img.src !== before && img.src.length > 100, width: img.naturalWidth,
+        bytes: box.outerHTML.length};
+"""
+
+
+def _move_static_sliders(drv, page: str) -> tuple[list, list]:
+    """Move every static explorer's slider on the page (by the keyboard, as a reader would, then by
+    setting its value); return (problems, one line per explorer); screenshot each explorer after the move."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    problems, lines = [], []
+    shots = BUILD / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    for i, box in enumerate(drv.find_elements(By.CSS_SELECTOR, ".segmath-static-explorer")):
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
+        img = box.find_element(By.CSS_SELECTOR, ".animation img")
+        slider = box.find_element(By.CSS_SELECTOR, "input.anim-slider")
+        before = img.get_attribute("src")
+        slider.send_keys(*[Keys.ARROW_RIGHT] * 5)          # the keyboard: fires input/change like a drag
+        keyed = img.get_attribute("src") != before
+        r = drv.execute_script(_MOVE_SLIDER, box, 5)
+        name = f"{Path(page).stem}_explorer{i}_{r.get('parameter')}.png"
+        box.screenshot(str(shots / name))
+        ok = keyed and r.get("changed") and r.get("width", 0) > 0
+        lines.append(f"        explorer {i} ({r.get('parameter')}, {r.get('frames')} frames, "
+                     f"{r.get('bytes', 0) / 1e6:.2f} MB): arrow keys -> image {'changed' if keyed else 'SAME'}, "
+                     f"slider to frame {r.get('value')} -> image {'changed' if r.get('changed') else 'SAME'}; "
+                     f"screenshot {shots.name}/{name}")
+        if not ok:
+            problems.append(f"static explorer {i} ({r.get('parameter')}): moving its slider did not change "
+                            f"the picture ({r.get('error', 'same image')})")
+    return problems, lines
 
 
 def _probe_page(drv, url, attempts: int = 2):
@@ -539,8 +611,11 @@ def _probe_page(drv, url, attempts: int = 2):
     from selenium.common.exceptions import TimeoutException
     for _ in range(attempts):
         try:
+            _network_requests(drv)                      # forget the previous page's requests
             drv.get(url)
-            return drv.execute_async_script(_PAGE_PROBE)
+            r = drv.execute_async_script(_PAGE_PROBE)
+            r["requests"] = _network_requests(drv)
+            return r
         except TimeoutException:
             continue
     return None
@@ -561,6 +636,7 @@ def check(html_dir: Path = HTML, screenshot_page: str = "book/03_imbalanced.html
     profile = tempfile.mkdtemp(prefix="segmath-chromium-")
     opts = webdriver.ChromeOptions()
     opts.binary_location = browser
+    opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})   # every request, for the offline check
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--window-size=1280,1600", f"--user-data-dir={profile}"):
@@ -576,12 +652,18 @@ def check(html_dir: Path = HTML, screenshot_page: str = "book/03_imbalanced.html
             t = time.perf_counter()
             r = _probe_page(drv, origin + page)
             problems = _page_problems(r, origin) if r is not None else ["the page did not settle in 90 s (twice)"]
+            explorer_lines = []
+            if r is not None and r.get("staticExplorers"):
+                moved, explorer_lines = _move_static_sliders(drv, page)
+                problems += moved
             r = r or {"typeset": 0, "images": 0}
             failures += bool(problems)
             status = "FAIL" if problems else "ok  "
             print(f"[check] {status} {page:40s} math={r['typeset']:4d} images={r['images']:3d} "
                   f"{time.perf_counter() - t:5.2f}s" + ("  " + "; ".join(problems) if problems else ""),
                   flush=True)
+            for line in explorer_lines:
+                print(line, flush=True)
             if page == screenshot_page:
                 shot = BUILD / "screenshot_03_imbalanced.png"
                 drv.save_screenshot(str(shot))

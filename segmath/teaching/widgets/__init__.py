@@ -7,7 +7,7 @@ that wires it to sliders.  A slider step should answer in well under 100 ms on a
 """
 import importlib
 
-_MODULES = {"imbalance": ".imbalance", "surrogate": ".surrogate", "shapes": ".shapes"}
+_MODULES = {"imbalance": ".imbalance", "surrogate": ".surrogate", "shapes": ".shapes", "static": ".static"}
 
 
 def __getattr__(name):

@@ -176,16 +176,18 @@ def imbalance_explorer(**state):
     """
     import ipywidgets as W
 
+    wide = {"description_width": "initial"}   # the whole label, not cut at 80 px
+
     ex = ImbalanceExplorer(pyplot=False, **state)
     s = ex.state
     controls = {
         "foreground": W.FloatLogSlider(value=s["foreground"], base=10, min=-3, max=np.log10(0.5), step=0.01,
-                                       description="foreground π", readout_format=".3f"),
+                                       description="foreground π", style=wide, readout_format=".3f"),
         "weight": W.FloatLogSlider(value=s["weight"], base=10, min=-1, max=3, step=0.01,
-                                   description="weight w₁/w₀", readout_format=".3g"),
+                                   description="weight w₁/w₀", style=wide, readout_format=".3g"),
         "threshold": W.FloatSlider(value=s["threshold"], min=0.01, max=0.99, step=0.01,
-                                   description="threshold t"),
+                                   description="threshold t", style=wide),
         "separation": W.FloatSlider(value=s["separation"], min=0.25, max=3.0, step=0.05,
-                                    description="separation μ"),
+                                    description="separation μ", style=wide),
     }
     return explorer_box(ex, controls, rows=(("foreground", "weight"), ("threshold", "separation")))

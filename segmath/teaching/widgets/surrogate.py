@@ -182,9 +182,11 @@ def surrogate_explorer(**state):
     """
     import ipywidgets as W
 
+    wide = {"description_width": "initial"}   # the whole label, not cut at 80 px
+
     ex = SurrogateExplorer(pyplot=False, **state)
     controls = {"eta": W.FloatSlider(value=ex.state["eta"], min=0.01, max=0.99, step=0.01,
-                                     description="posterior η"),
+                                     description="posterior η", style=wide),
                 "gamma": W.FloatSlider(value=ex.state["gamma"], min=0.0, max=5.0, step=0.25,
-                                       description="focal γ")}
+                                       description="focal γ", style=wide)}
     return explorer_box(ex, controls)
