@@ -19,7 +19,7 @@ from .metrics import (ConfusionState, balanced_accuracy, brier_score, cohen_kapp
                       expected_calibration_error, fbeta_score, fw_iou, iou, mcc, mean_accuracy, mean_iou,
                       pixel_accuracy, precision, recall, specificity, volume_difference)
 from .instances import (discriminative, instance_ap, pairwise_similarity, panoptic_quality, push_pull_balls,
-                        push_pull_centroid, smooth_l1)
+                        push_pull_centroid, smooth_l1, spatial_embedding)
 from .postprocess import dense_crf, tv_denoise, tv_segment
 from .validation import value_checks
 
@@ -35,7 +35,7 @@ __all__ = ["Entry", "catalogue", "get", "value_checks", "examples", "cross_entro
            "balanced_accuracy", "mcc", "cohen_kappa", "expected_calibration_error", "brier_score", "ConfusionState",
            "dense_crf", "tv_denoise", "tv_segment",
            "panoptic_quality", "instance_ap", "discriminative", "push_pull_centroid", "push_pull_balls",
-           "pairwise_similarity", "smooth_l1"]
+           "pairwise_similarity", "smooth_l1", "spatial_embedding"]
 
 __version__ = "0.1.0"
 

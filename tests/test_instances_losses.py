@@ -203,3 +203,71 @@ def test_smooth_l1_equals_torch(beta):
     np.testing.assert_allclose(got, ref, rtol=1e-12)
     xt = torch.tensor(x, requires_grad=True)
     assert torch.autograd.gradcheck(lambda v: segmath.smooth_l1(v, torch.from_numpy(t), beta=beta), (xt,))
+
+
+def brute_lovasz_hinge(logits, labels):
+    """Berman et al.'s Lovasz hinge of one mask, from the sorted errors and the Jaccard increments."""
+    signs = 2 * labels - 1
+    err = 1 - logits * signs
+    order = np.argsort(-err, kind="stable")
+    e, g = err[order], labels[order]
+    inter = g.sum() - np.cumsum(g)
+    union = g.sum() + np.cumsum(1 - g)
+    jac = 1 - inter / union
+    grad = np.concatenate([jac[:1], jac[1:] - jac[:-1]])
+    return float(np.dot(np.maximum(e, 0), grad))
+
+
+def brute_spatial(x, y, w=(1.0, 10.0, 1.0), pixel_size=None, background=0):
+    out = []
+    d = y.ndim - 1
+    spatial = y.shape[1:]
+    h = 1.0 / max(spatial) if pixel_size is None else pixel_size
+    grid = np.stack(np.meshgrid(*[np.arange(n) * h for n in spatial], indexing="ij")).reshape(d, -1)
+    for xi, yi in zip(x, y):
+        flat = xi.reshape(d + 2, -1)
+        emb = grid + np.tanh(flat[:d])
+        s, seed = flat[d], 1 / (1 + np.exp(-flat[d + 1]))
+        lab = yi.ravel()
+        ks = instances(lab, background)
+        inst, var, seed_target = [], [], np.zeros(lab.size)
+        for k in ks:
+            m = lab == k
+            c, sbar = emb[:, m].mean(1), s[m].mean()
+            phi = np.exp(-np.sum((emb - c[:, None]) ** 2, 0) / (2 * np.exp(sbar) ** 2))
+            inst.append(brute_lovasz_hinge(2 * phi - 1, m.astype(float)))
+            var.append(np.mean((s[m] - sbar) ** 2))
+            seed_target[m] = phi[m]
+        seed_l = np.mean((seed - seed_target) ** 2)
+        out.append((w[0] * np.mean(inst) + w[1] * np.mean(var) if ks else 0.0) + w[2] * seed_l)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("opts", [{}, {"pixel_size": 0.3, "w_var": 1.0}, {"background": None}])
+def test_spatial_embedding_brute_force(seed, opts):
+    rng = np.random.default_rng(seed)
+    shape = (5, 6) if seed < 3 else (3, 4, 3)
+    y = rng.integers(0, 4, (2,) + shape)
+    x = rng.normal(0, 1, (2, len(shape) + 2) + shape)
+    got = segmath.spatial_embedding(x, y, reduction="none", **opts)
+    w = (1.0, opts.get("w_var", 10.0), 1.0)
+    ref = brute_spatial(x, y, w, opts.get("pixel_size"), opts.get("background", 0))
+    np.testing.assert_allclose(got, ref, rtol=1e-10)
+    t = segmath.spatial_embedding(torch.from_numpy(x), torch.from_numpy(y), reduction="none", **opts)
+    np.testing.assert_allclose(t.numpy(), got, rtol=1e-10)
+
+
+def test_spatial_embedding_traced_and_detached_gradient():
+    rng = np.random.default_rng(9)
+    y = torch.from_numpy(rng.integers(0, 3, (2, 5, 6)))
+    x = torch.tensor(rng.normal(0, 1, (2, 4, 5, 6)), requires_grad=True)
+    torch._dynamo.reset()
+    with segmath.value_checks(False):
+        eager = segmath.spatial_embedding(x.detach(), y, max_id=2)
+        traced = torch.compile(segmath.spatial_embedding, backend="eager", fullgraph=True)(x.detach(), y, max_id=2)
+    torch.testing.assert_close(traced, eager, rtol=1e-12, atol=1e-12)
+    # detached: the seed channel gets no gradient from phi, so the offsets' gradient differs from detach=False
+    (g1,) = torch.autograd.grad(segmath.spatial_embedding(x, y), x)
+    (g2,) = torch.autograd.grad(segmath.spatial_embedding(x, y, detach=False), x)
+    assert torch.allclose(g1[:, 3], g2[:, 3]) and not torch.allclose(g1[:, :2], g2[:, :2])

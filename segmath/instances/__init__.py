@@ -3,11 +3,12 @@
 from . import ap, cluster, inputs, losses, matching, panoptic, state
 from .ap import instance_ap
 from .cluster import cluster_embeddings
-from .losses import discriminative, pairwise_similarity, push_pull_balls, push_pull_centroid, smooth_l1
+from .losses import (discriminative, pairwise_similarity, push_pull_balls, push_pull_centroid, smooth_l1,
+                     spatial_embedding)
 from .matching import Matching, assign, detection_f1, instance_dice, match_instances, overlap_table
 from .panoptic import panoptic_counts, panoptic_quality, quality_from_counts
 from .state import PanopticState
 
-__all__ = ["discriminative", "push_pull_centroid", "push_pull_balls", "pairwise_similarity", "smooth_l1", "instance_ap",
+__all__ = ["discriminative", "push_pull_centroid", "push_pull_balls", "pairwise_similarity", "smooth_l1", "spatial_embedding", "instance_ap",
            "panoptic_quality", "panoptic_counts", "quality_from_counts", "PanopticState", "match_instances",
            "assign", "overlap_table", "Matching", "instance_dice", "detection_f1", "cluster_embeddings"]

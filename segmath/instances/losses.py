@@ -258,8 +258,10 @@ def push_pull_centroid(input, target, *, alpha=1.0, background=0, max_id=None, r
 @register("push_pull_balls", kind="loss", name="Push-pull balls loss (seed 004)", example=_example,
           references=("debrabandere2017semantic",), chapter=None, planned_chapter="11_embeddings",
           symbolic=NoForm(_NO_FORM), formula=(
-              r"L = \frac{1}{M}\sum_m \Big(\frac{\alpha}{|m|}\sum_{z\in m}[\|\mu_m - z\| - r_A]_+"
-              r" + \frac{1}{|\Omega|-|m|}\sum_{z\notin m}[r_R - \|\mu_m - z\|]_+\Big)"), tags=("3d",))
+              r"\begin{aligned}"
+              r"L = \frac{1}{M}\sum_m \Big(&\frac{\alpha}{|m|}\sum_{z\in m}[\|\mu_m - z\| - r_A]_+\\"
+              r"&+ \frac{1}{|\Omega|-|m|}\sum_{z\notin m}[r_R - \|\mu_m - z\|]_+\Big)"
+              r"\end{aligned}"), tags=("3d",))
 def push_pull_balls(input, target, *, r_a=0.5, r_r=1.5, alpha=1.0, background=0, max_id=None, reduction="mean"):
     r"""The seed's push-pull loss with balls: hinges at the attraction radius and the repulsion radius.
 
@@ -471,3 +473,95 @@ def smooth_l1(input, target, *, beta=1.0, reduction="mean"):
         per = xp.where(diff < beta, 0.5 * quad ** 2 / beta, diff - 0.5 * beta)
     pixels = math.prod(input.shape[2:])
     return _reduce(xp, xp.sum(per, axis=1) / pixels, reduction)
+
+
+# ---- spatial embeddings (Neven et al. 2019) -------------------------------------------------------------
+
+def _grid(xp, spatial, pixel_size, like):
+    """(D, S) pixel coordinates times ``pixel_size``."""
+    axes = [xp.arange(n, dtype=like.dtype, device=P.device(like)) * pixel_size for n in spatial]
+    mesh = xp.meshgrid(*axes, indexing="ij")
+    return xp.stack([xp.reshape(m, (-1,)) for m in mesh])
+
+
+def _example_spatial(seed):
+    (x, target), _ = _example(seed, f=4)     # 2 offset channels, sigma, seed: F = 4 = D + 2
+    return (x, target), {"max_id": 2, "detach": False}   # detach=False: the value's true gradient
+
+
+@register("spatial_embedding", kind="loss", name="Spatial embedding loss (Neven et al.)", example=_example_spatial,
+          references=("neven2019instance", "berman2018lovasz"), chapter=None, planned_chapter="11_embeddings",
+          symbolic=NoForm("a set-level loss: per-instance centres and bandwidths, a Lovasz hinge over each "
+                          "instance's pixels and a seed regression; no per-pixel or count form"),
+          formula=(r"L = \frac{w_i}{M}\sum_m \bar\Delta_J\big(2\phi_m - 1, m\big) + \frac{w_v}{M}\sum_m \frac{1}{|m|}"
+                   r"\sum_{x\in m}(s_x - \bar s_m)^2 + \frac{w_s}{|\Omega|}\sum_x (\mathrm{seed}_x - \phi_{m(x)}(x))^2,"
+                   r"\ \phi_m(x) = e^{-\|e_x - C_m\|^2/(2\sigma_m^2)}"), tags=("3d",))
+def spatial_embedding(input, target, *, w_inst=1.0, w_var=10.0, w_seed=1.0, pixel_size=None, detach=True,
+                      background=0, max_id=None, reduction="mean"):
+    r"""Spatial embedding loss (Neven, De Brabandere, Proesmans & Van Gool, CVPR 2019).
+
+    ``input`` ``(N, D + 2, *spatial)``: ``D`` offset channels (``D`` the spatial rank), one bandwidth
+    channel ``s`` and one seed logit.  Each pixel's embedding is its coordinate plus a bounded offset,
+    :math:`e_x = x\,h + \tanh(o_x)` (``h = pixel_size``, by default 1 / the longest side, so the image
+    spans [0, 1]); per instance ``m`` the centre :math:`C_m` is the mean embedding, the bandwidth
+    :math:`\sigma_m = \exp(\bar s_m)` (:math:`\bar s_m` the mean of ``s`` over ``m``), and
+
+    .. math:: \phi_m(x) = \exp\Big(-\frac{\|e_x - C_m\|^2}{2\sigma_m^2}\Big)
+
+    (the official code's :math:`\exp(-e^{10\hat\sigma}\|e - C\|^2)` is the same family).  The loss of an
+    image is :math:`w_i` times the mean over instances of the Lovász hinge of the logits
+    :math:`2\phi_m - 1` against the mask ``m`` (over all pixels), plus :math:`w_v` times the mean over
+    instances of the variance of ``s`` around the (detached) :math:`\bar s_m`, plus :math:`w_s` times the
+    mean over pixels of :math:`(\mathrm{sigmoid}(\text{seed}) - \phi_{m(x)}(x))^2` with :math:`\phi` detached
+    (0 on background).  Weights 1, 10, 1 as the official code.  The set :math:`\{\phi_m > 1/2\}` is the
+    ball of radius :math:`\sigma_m\sqrt{2\ln 2}` around :math:`C_m`.
+
+    Args:
+        w_inst, w_var, w_seed: the weights of the three terms.
+        pixel_size: the coordinate step (``None``: 1 / the longest spatial side).
+        detach: stop the gradient through :math:`\bar s_m` in the variance term and through :math:`\phi` in
+            the seed term (the paper and the official code; the gradient is then not the value's).
+        background, max_id, reduction: as :func:`discriminative`.
+
+    Example:
+        >>> import numpy as np, segmath
+        >>> y = np.array([[1, 1, 2, 2]]); x = np.zeros((1, 3, 4))    # 1-D: offset, s, seed; centres 0.5, 2.5
+        >>> def loss(s): x[0, 1] = s; return float(segmath.spatial_embedding(x, y, pixel_size=1.0))
+        >>> loss(0.0) < loss(-1.0)   # ball radius 1.18 (sigma = 1) separates; 0.43 (sigma = e^-1) does not
+        True
+    """
+    _check_nonneg(w_inst=w_inst, w_var=w_var, w_seed=w_seed)
+    check_reduction(reduction)
+    if not isinstance(detach, bool):
+        raise TypeError(f"detach must be True or False, got {detach!r}")
+    stop = P.detach if detach else (lambda v: v)
+    xp, x, ids, fg, k = _prepare(input, target, background, max_id)
+    spatial = tuple(input.shape[2:])
+    d = len(spatial)
+    if input.shape[1] != d + 2:
+        raise ValueError(f"input must have D + 2 = {d + 2} channels for {d}-D images (D offsets, one "
+                         f"bandwidth, one seed), got shape {tuple(input.shape)}")
+    if pixel_size is None:
+        pixel_size = 1.0 / max(spatial)
+    else:
+        check_scalar(pixel_size, "pixel_size", low=0.0, low_open=True)
+    emb = _grid(xp, spatial, float(pixel_size), x)[None] + xp.tanh(x[:, :d])       # (N, D, S)
+    s, seed = x[:, d], P.sigmoid(x[:, d + 1])
+    cnt, centre, present = _centres(xp, emb, ids, fg, k)
+    s_mean = safe_divide(xp, _seg_sum(s * fg, ids, k), cnt)                          # (N, K)
+    sq = xp.sum((emb[:, :, None, :] - centre[:, :, :, None]) ** 2, axis=1)          # (N, K, S)
+    phi = xp.exp(-0.5 * sq * xp.exp(-2.0 * s_mean)[:, :, None])
+    slots = xp.arange(k, device=P.device(ids))
+    inside = xp.astype(ids[:, None, :] == slots[None, :, None], x.dtype) * fg[:, None, :]
+    margin = clip_negative(xp, 1.0 - (2.0 * phi - 1.0) * (2.0 * inside - 1.0))
+    n, sz = ids.shape
+    from ..primitives.sorting import lovasz_jaccard
+    l_inst = xp.reshape(lovasz_jaccard(xp.reshape(margin, (n * k, sz)), xp.reshape(inside, (n * k, sz))), (n, k))
+    dev = (s - _gather(stop(s_mean)[:, None, :], ids)[:, 0, :]) ** 2 * fg
+    l_var = safe_divide(xp, _seg_sum(dev, ids, k), cnt)
+    own = stop(xp.sum(phi * inside, axis=1))                                         # phi of the own instance
+    l_seed = xp.sum(fg * (seed - own) ** 2 + (1.0 - fg) * seed ** 2, axis=1) / sz
+    c = xp.sum(present, axis=1)
+    per_image = (w_inst * safe_divide(xp, xp.sum(l_inst * present, axis=1), c)
+                 + w_var * safe_divide(xp, xp.sum(l_var * present, axis=1), c) + w_seed * l_seed)
+    return _reduce(xp, per_image, reduction)
