@@ -59,14 +59,17 @@ def _width(tex):
 
 
 def _equation(lhs, expr, names, tail=""):
-    """``lhs expr``, on several lines (one top-level term each) when one line would be too wide."""
+    """``lhs expr`` as one line, or, when that would be too wide, an ``aligned`` block that breaks
+    it before each top-level ``+``/``-``: the continued terms indented under the right-hand side,
+    not centred like the other lines of the ``gathered`` display."""
     text = _latex(expr, names)
     if _width(lhs + text) <= _WIDE or not isinstance(expr, sp.Add):
         return [lhs + text + tail]
     terms = [_latex(t, names) for t in sp.Add.make_args(expr)]
-    lines = [lhs + terms[0]] + [(t if t.startswith("-") else "+ " + t) for t in terms[1:]]
-    lines[-1] += tail
-    return lines
+    rows = [lhs.rstrip()[:-1] + "&= " + terms[0]]     # lhs ends in "=": align there
+    rows += [r"&\quad " + (t if t.startswith("-") else "+ " + t) for t in terms[1:]]
+    rows[-1] += tail
+    return ["\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"]
 
 
 def _packed(defs):
