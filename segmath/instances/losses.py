@@ -493,9 +493,12 @@ def _example_spatial(seed):
           references=("neven2019instance", "berman2018lovasz"), chapter=None, planned_chapter="11_embeddings",
           symbolic=NoForm("a set-level loss: per-instance centres and bandwidths, a Lovasz hinge over each "
                           "instance's pixels and a seed regression; no per-pixel or count form"),
-          formula=(r"L = \frac{w_i}{M}\sum_m \bar\Delta_J\big(2\phi_m - 1, m\big) + \frac{w_v}{M}\sum_m \frac{1}{|m|}"
-                   r"\sum_{x\in m}(s_x - \bar s_m)^2 + \frac{w_s}{|\Omega|}\sum_x (\mathrm{seed}_x - \phi_{m(x)}(x))^2,"
-                   r"\ \phi_m(x) = e^{-\|e_x - C_m\|^2/(2\sigma_m^2)}"), tags=("3d",))
+          formula=(r"\begin{aligned}"
+                   r"L &= \frac{w_i}{M}\sum_m \bar\Delta_J\big(2\phi_m - 1, m\big) + \frac{w_v}{M}\sum_m \frac{1}{|m|}"
+                   r"\sum_{x\in m}(s_x - \bar s_m)^2\\"
+                   r"&\quad + \frac{w_s}{|\Omega|}\sum_x (\mathrm{seed}_x - \phi_{m(x)}(x))^2,\\"
+                   r"\phi_m(x) &= e^{-\|e_x - C_m\|^2/(2\sigma_m^2)}"
+                   r"\end{aligned}"), tags=("3d",))
 def spatial_embedding(input, target, *, w_inst=1.0, w_var=10.0, w_seed=1.0, pixel_size=None, detach=True,
                       background=0, max_id=None, reduction="mean"):
     r"""Spatial embedding loss (Neven, De Brabandere, Proesmans & Van Gool, CVPR 2019).
