@@ -389,8 +389,11 @@ def hd95(input, target, *, spacing=None, percentile=95.0, definition="max_direct
          connectivity=1, reduction="mean"):
     r"""Robust Hausdorff distance: a percentile of the surface distances, three definitions.
 
-    .. math:: \text{max\_directed: } \max\big(q(D_{P\to G}),\ q(D_{G\to P})\big) \qquad
-              \text{pooled: } q(D_{P\to G} \cup D_{G\to P})
+    .. math::
+        \begin{aligned}
+        \text{max\_directed: }\ & \max\big(q(D_{P\to G}),\ q(D_{G\to P})\big),\\
+        \text{pooled: }\ & q(D_{P\to G} \cup D_{G\to P})
+        \end{aligned}
 
     * ``"max_directed"`` (default; MONAI, and DeepMind's definition): the larger of the two
       directed percentiles (NumPy's linear interpolation).
