@@ -77,6 +77,41 @@ def loop_discriminative(x, y, dv=0.5, dd=1.5, gamma=0.001):
     return total / x.shape[0]
 
 
+def _lovasz_hinge_loop(logits, labels):
+    signs = 2 * labels - 1
+    err = 1 - logits * signs
+    e, perm = torch.sort(err, descending=True)
+    g = labels[perm]
+    inter = g.sum() - g.cumsum(0)
+    union = g.sum() + (1 - g).cumsum(0)
+    jac = 1 - inter / union
+    jac = torch.cat([jac[:1], jac[1:] - jac[:-1]])
+    return torch.dot(torch.relu(e), jac)
+
+
+def loop_spatial(x, y):
+    """Per-image, per-instance loop of the official code's structure (weights 1, 10, 1)."""
+    n, _, h, w = x.shape
+    grid = torch.stack(torch.meshgrid(torch.arange(h, device=x.device) / max(h, w),
+                                      torch.arange(w, device=x.device) / max(h, w), indexing="ij"))
+    total = 0.0
+    for i in range(n):
+        emb = (grid + torch.tanh(x[i, :2])).reshape(2, -1)
+        s, seed = x[i, 2].reshape(-1), torch.sigmoid(x[i, 3]).reshape(-1)
+        lab = y[i].reshape(-1)
+        inst, var, seed_l = 0.0, 0.0, (seed[lab == 0] ** 2).sum()
+        ids = [int(v) for v in torch.unique(lab).tolist() if v != 0]
+        for k in ids:
+            m = lab == k
+            c, sbar = emb[:, m].mean(1, keepdim=True), s[m].mean()
+            phi = torch.exp(-((emb - c) ** 2).sum(0) / (2 * torch.exp(sbar) ** 2))
+            inst = inst + _lovasz_hinge_loop(2 * phi - 1, m.to(x.dtype))
+            var = var + ((s[m] - sbar.detach()) ** 2).mean()
+            seed_l = seed_l + ((seed[m] - phi[m].detach()) ** 2).sum()
+        total = total + inst / len(ids) + 10 * var / len(ids) + seed_l / lab.numel()
+    return total / n
+
+
 def loss_cases(device, shape=(4, 16, 256, 256), k=30):
     rng = np.random.default_rng(0)
     y = torch.from_numpy(np.stack([voronoi(shape[2:], k, rng) for _ in range(shape[0])])).to(device)
@@ -87,19 +122,31 @@ def loss_cases(device, shape=(4, 16, 256, 256), k=30):
             x.grad = None
             fn(x, y, **kw).backward()
         return go
+    xs = torch.randn((shape[0], 4) + shape[2:], device=device, requires_grad=True)
     with segmath.value_checks(False):
         a = float(segmath.discriminative(x, y, max_id=k))
+        c = float(segmath.spatial_embedding(xs, y, max_id=k))
+    d = float(loop_spatial(xs, y))
+    assert abs(c - d) <= 1e-4 * abs(d), (c, d)
     b = float(loop_discriminative(x, y))
     assert abs(a - b) <= 1e-4 * abs(b), (a, b)      # the two compute the same loss
     off = {"max_id": k}
     return {
         "discriminative fwd+bwd (4, 16, 256, 256), 30 instances": {
             "segmath": _unchecked(step(segmath.discriminative, **off)), "per-instance loop": step(loop_discriminative)},
+        "spatial_embedding fwd+bwd (4, 4, 256, 256), 30 instances": {
+            "segmath": _unchecked(lambda: _step_on(xs, y, segmath.spatial_embedding, max_id=k)),
+            "per-instance loop": lambda: _step_on(xs, y, loop_spatial)},
         "push_pull_balls fwd+bwd (4, 16, 256, 256), 30 instances": {
             "segmath": _unchecked(step(segmath.push_pull_balls, **off))},
         "pairwise_similarity fwd+bwd (4, 16, 256, 256), K=10 per instance": {
             "segmath": _unchecked(step(segmath.pairwise_similarity, samples=10, **off))},
     }
+
+
+def _step_on(x, y, fn, **kw):
+    x.grad = None
+    fn(x, y, **kw).backward()
 
 
 def _unchecked(fn):
