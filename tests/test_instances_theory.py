@@ -35,3 +35,9 @@ def test_fathi_check_catches_a_wrong_similarity(monkeypatch):
     monkeypatch.setattr(segmath, "pairwise_similarity", lambda x, y, **k: real(x * 1.01, y, **k))
     assert not theory.verify_fathi_similarity(cases=10).passed
     assert np.isfinite(theory.verify_fathi_similarity(cases=10).worst_error)
+
+
+def test_ball_check_catches_a_loss_without_the_lovasz_term(monkeypatch):
+    real = segmath.spatial_embedding
+    monkeypatch.setattr(segmath, "spatial_embedding", lambda x, y, **k: real(x, y, **{**k, "w_inst": 0.0}) + 0 * x.sum())
+    assert not theory.verify_spatial_embedding_ball(steps=20).passed

@@ -29,7 +29,7 @@ REQUIRED = {
     "verify_focal_inverse": "S12", "verify_temperature_scaling": "", "verify_focal_tversky_transform": "",
     "verify_loose_statements": "",
     "verify_pq_sq_rq": "S25", "verify_matching_uniqueness": "S26", "verify_discriminative_geometry": "S27",
-    "verify_fathi_similarity": "S29",
+    "verify_spatial_embedding_ball": "S28", "verify_fathi_similarity": "S29",
     "verify_mean_field_update": "S30", "verify_mean_field_convergence": "S31", "verify_filtered_messages": "S32",
     "verify_rof_disk": "S33",
     "verify_coarea": "S34", "verify_thresholding_theorem": "S35", "verify_chambolle_step": "S36",

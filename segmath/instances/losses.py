@@ -498,7 +498,7 @@ def _example_spatial(seed):
                    r"\sum_{x\in m}(s_x - \bar s_m)^2\\"
                    r"&\quad + \frac{w_s}{|\Omega|}\sum_x (\mathrm{seed}_x - \phi_{m(x)}(x))^2,\\"
                    r"\phi_m(x) &= e^{-\|e_x - C_m\|^2/(2\sigma_m^2)}"
-                   r"\end{aligned}"), tags=("3d",))
+                   r"\end{aligned}"), theorems=("verify_spatial_embedding_ball",), tags=("3d",))
 def spatial_embedding(input, target, *, w_inst=1.0, w_var=10.0, w_seed=1.0, pixel_size=None, detach=True,
                       background=0, max_id=None, reduction="mean"):
     r"""Spatial embedding loss (Neven, De Brabandere, Proesmans & Van Gool, CVPR 2019).

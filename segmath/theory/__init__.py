@@ -35,7 +35,7 @@ from .postprocess import (verify_chambolle_step, verify_coarea, verify_filtered_
                           verify_mean_field_convergence, verify_mean_field_update, verify_rof_disk,
                           verify_thresholding_theorem)
 from .instances import (verify_discriminative_geometry, verify_fathi_similarity,  # noqa: F401
-                        verify_matching_uniqueness, verify_pq_sq_rq)
+                        verify_matching_uniqueness, verify_pq_sq_rq, verify_spatial_embedding_ball)
 from .result import Verification, VerificationError  # noqa: F401
 from .soft_labels import verify_dml_semimetric, verify_jml_metric, verify_jml_soft_label_optimum  # noqa: F401
 from .imbalance import (verify_balanced_gaussian_dice, verify_ece_bias_bound,  # noqa: F401
@@ -102,6 +102,7 @@ VERIFICATIONS = (
     _t("S25", "10_instances", verify_pq_sq_rq, "PQ = SQ x RQ per category"),
     _t("S26", "10_instances", verify_matching_uniqueness, "Matching is unique above IoU 1/2, not at 1/2"),
     _t("S27", "11_embeddings", verify_discriminative_geometry, "Discriminative-loss geometry"),
+    _t("S28", "11_embeddings", verify_spatial_embedding_ball, "Spatial embeddings: the ball and the learned sigma"),
     _t("S29", "11_embeddings", verify_fathi_similarity, "Fathi et al.'s pair similarity"),
     _t("S30", "12_crf", verify_mean_field_update, "The dense-CRF mean-field update; Potts 1-I acts as -I"),
     _t("S31", "12_crf", verify_mean_field_convergence, "Sequential mean field never increases the free energy"),

@@ -1,4 +1,4 @@
-"""S25-S27, S29: panoptic quality, matching uniqueness, discriminative-loss geometry, Fathi's similarity.
+"""S25-S29: panoptic quality, matching uniqueness, discriminative-loss geometry, Fathi's similarity.
 
 Each check is brute force on random configurations (sets of pixels, explicit loops), independent of
 the code it is about, and also runs the catalogue function on the same cases.
@@ -10,7 +10,7 @@ import numpy as np
 from .result import Checker
 
 __all__ = ["verify_pq_sq_rq", "verify_matching_uniqueness", "verify_discriminative_geometry",
-           "verify_fathi_similarity"]
+           "verify_spatial_embedding_ball", "verify_fathi_similarity"]
 
 
 def _random_partition(rng, shape, k):
@@ -180,4 +180,51 @@ def verify_fathi_similarity(seed=0, cases=400):
         chk.error("same instance: |L + log(sigma)/2|", abs(same + 0.5 * np.log(s)) / max(1.0, abs(np.log(s))))
         chk.error("two instances: |L + log(1 - sigma)|", abs(apart + log1m) / max(1.0, abs(log1m)))
         chk.count(1)
+    return chk.result()
+
+
+def verify_spatial_embedding_ball(seed=0, steps=120):
+    r"""S28 (Neven et al. 2019): :math:`\{\phi > \frac12\}` with :math:`\phi = \exp(-\|e - C\|^2/(2\sigma^2))` is the
+    ball of radius :math:`\sigma\sqrt{2\ln 2}`; and in a 1-D toy the bandwidth learned by minimising the
+    Lovász hinge of :func:`segmath.spatial_embedding` gives the IoU of the grid-searched best radius.
+    """
+    import torch
+
+    from .. import spatial_embedding
+    chk = Checker("{phi > 1/2} is the ball of radius sigma sqrt(2 ln 2); the Lovasz-learned sigma reaches the "
+                  "IoU-optimal radius", 1e-12, "S28")
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        sigma, c = rng.uniform(0.2, 3.0), rng.normal(0, 2, 2)
+        pts = c + rng.uniform(-4, 4, (2000, 2)) * sigma
+        dist = np.linalg.norm(pts - c, axis=1)
+        phi = np.exp(-dist ** 2 / (2 * sigma ** 2))
+        r = sigma * np.sqrt(2 * np.log(2))
+        chk.condition("phi > 1/2 exactly inside the radius", bool(np.array_equal(phi > 0.5, dist < r)))
+        chk.error("phi at the radius - 1/2", abs(np.exp(-r ** 2 / (2 * sigma ** 2)) - 0.5))
+        chk.count(1)
+    # the 1-D toy: one instance on pixels [lo, hi] of a line, zero offsets; learn s only
+    n = 40
+    lo, hi = int(rng.integers(5, 12)), int(rng.integers(20, 30))
+    y = np.zeros((1, n), np.int64); y[0, lo:hi + 1] = 1
+    xs = np.arange(n, dtype=float)
+    centre = xs[lo:hi + 1].mean()
+
+    def iou(radius):
+        pred = np.abs(xs - centre) < radius
+        return np.sum(pred & (y[0] == 1)) / np.sum(pred | (y[0] == 1))
+    best = max(iou(r) for r in np.linspace(0.1, n, 4000))
+    s = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([s], lr=0.1)
+    zeros = torch.zeros((1, 1, n), dtype=torch.float64)
+    target = torch.from_numpy(y)
+    for _ in range(steps):
+        x = torch.cat([zeros, s.expand(1, 1, n), zeros], 1)
+        loss = spatial_embedding(x, target, w_var=0.0, w_seed=0.0, pixel_size=1.0)
+        opt.zero_grad(); loss.backward(); opt.step()
+    learned = float(torch.exp(s.detach())) * np.sqrt(2 * np.log(2))
+    chk.note("learned radius", learned)
+    chk.note("instance half-width", (hi - lo) / 2)
+    chk.error("best IoU - learned IoU", best - iou(learned))
+    chk.count(1)
     return chk.result()
