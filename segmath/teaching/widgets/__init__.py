@@ -1,8 +1,9 @@
 """Reusable ipywidgets explorers for the book and the notebooks.
 
 Each explorer has a pure ``*_figure(...)`` function (a matplotlib figure of one
-state; the book shows the default state as a static figure) and an ``*_explorer()``
-that wires it to sliders.  A slider step should answer in well under 100 ms on an idle machine
+state), an ``*_explorer()`` that wires it to sliders (live, in a running notebook), and,
+in :mod:`.static`, a ``*_static()`` form: precomputed frames behind a slider, which the
+HTML book shows (it works with no kernel and no network).  A slider step should answer in well under 100 ms on an idle machine
 (measured end to end by ``benchmarks/widgets.py``; no test asserts a time).
 """
 import importlib
