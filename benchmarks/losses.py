@@ -8,13 +8,17 @@ forward+backward (measured in a fresh subprocess: max RSS minus RSS before the c
 CPU, ``torch.cuda.max_memory_allocated`` on CUDA).
 
     python benchmarks/losses.py [--rounds 7] [--device cpu|cuda] [--no-memory] [--only dice,focal]
+                                [--shape 4,19,256,256] [--out PATH]
 
-Writes ``benchmarks/results/losses_<device>.md``.
+Writes ``benchmarks/results/losses_<device>.md`` (or ``--out``); the header records the machine, the
+load average before and after the run, and the torch version.  ``--shape`` with a small size is
+the quick dry run of ``benchmarks/gpu.sh``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import platform
 import statistics
@@ -127,8 +131,9 @@ def peak_memory(loss_id, impl, device):
 import sys, resource, torch, json
 sys.path.insert(0, {str(ROOT)!r})
 import losses as b
+b.SHAPE = {SHAPE!r}
 torch.set_num_threads(1)  # no OpenMP pool before the fork below (a forked pool deadlocks)
-data = b.make_inputs({device!r})
+data = b.make_inputs({device!r}, b.SHAPE)
 fn_sm, anc, mode = b.anchors()[{loss_id!r}]
 fn = fn_sm if {impl!r} == "segmath" else anc[{impl!r}]
 x = (data["blogits"] if mode == "binary" else data["logits"]).clone().requires_grad_(True)
@@ -161,7 +166,7 @@ def run(rounds, device, memory, only):
     import segmath
     torch.manual_seed(0)
     torch.set_num_threads(2)
-    data = make_inputs(device)
+    data = make_inputs(device, SHAPE)
     known = {e.id for e in segmath.catalogue("loss")}
     rows = []
     for loss_id, (fn_sm, anc, mode) in anchors().items():
@@ -189,9 +194,37 @@ def run(rounds, device, memory, only):
     return rows
 
 
-def write_table(rows, device, rounds):
+def machine(device):
+    """One line: CPU (and GPU) model, threads, torch version."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = f", {torch.cuda.get_device_name()}" if device == "cuda" else ""
+    return f"{cpu} ({os.cpu_count()} cores){gpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+
+
+def profile_table(loss_id, device, steps=5):
+    """torch.profiler table (top operators by self time) of segmath's forward+backward for one loss."""
+    from torch.profiler import ProfilerActivity, profile
+    fn, _, mode = anchors()[loss_id]
+    data = make_inputs(device, SHAPE)
+    x = (data["blogits"] if mode == "binary" else data["logits"]).clone().requires_grad_(True)
+    step(fn, x, data)
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with profile(activities=acts) as prof:
+        for _ in range(steps):
+            step(fn, x, data)
+    key = "self_cuda_time_total" if device == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=12)
+
+
+def write_table(rows, device, rounds, load, out=None, profiles=None):
     lines = [f"# Losses: forward + backward on {SHAPE} float32 ({device})", "",
-             f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}; "
+             f"Machine: {machine(device)}; load average (1 min) {load[0]:.1f} before, {load[1]:.1f} after the run "
+             "(a shared machine: the best-of-rounds ratio is the less noisy one); "
              f"median of {rounds} interleaved rounds. ratio = segmath / fastest anchor, of the medians (< 1: segmath "
              "faster); best of rounds = the same ratio of the fastest rounds. "
              "Memory: peak extra MiB of one forward+backward in a fresh process.", "",
@@ -203,23 +236,35 @@ def write_table(rows, device, rounds):
         sm_mb = f"{mem['segmath']:.0f}" if mem else "–"
         lines.append(f"| {loss_id} | {mode} | {med['segmath']:.1f} | {anchors_ms} | "
                      f"{med['segmath'] / fastest:.2f} | {best:.2f} | {sm_mb} | {anchors_mb} |")
-    out = ROOT / "results" / f"losses_{device}.md"
-    out.parent.mkdir(exist_ok=True)
+    for loss_id, text in (profiles or {}).items():
+        lines += ["", f"## Profile: segmath {loss_id}, 5 forward+backward steps", "", "```", text.strip(), "```"]
+    out = pathlib.Path(out) if out else ROOT / "results" / f"losses_{device}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
 
 
 def main():
+    global SHAPE
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--only", default="")
+    ap.add_argument("--shape", default=",".join(map(str, SHAPE)), help="N,C,H,W (small for a dry run)")
+    ap.add_argument("--out", default=None, help="table path (default benchmarks/results/losses_<device>.md)")
+    ap.add_argument("--profile", default="", help="loss ids whose torch.profiler table goes under the table")
     args = ap.parse_args()
+    SHAPE = tuple(int(v) for v in args.shape.split(","))
     only = set(filter(None, args.only.split(",")))
+    load = [os.getloadavg()[0]]
     rows = run(args.rounds, args.device, not args.no_memory, only)
-    if not only:
-        write_table(rows, args.device, args.rounds)
+    load.append(os.getloadavg()[0])
+    profiles = {k: profile_table(k, args.device) for k in filter(None, args.profile.split(","))}
+    for text in profiles.values():
+        print(text)
+    if not only or args.out:
+        write_table(rows, args.device, args.rounds, load, args.out, profiles)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ class _LabelSoftmaxStats(torch.autograd.Function):
             p_true = p_true * v
             sp = torch.bmm(p, v[:, :, None]).squeeze(2)               # masked sum, no (N, C, S) temp
         tp = p.new_zeros(n * c).index_add_(0, cls, p_true.reshape(-1)).reshape(n, c)
-        counted = torch.ones_like(p_true) if v is None else v
+        counted = p.new_ones(()).expand(n, size) if v is None else v   # a broadcast 1: no fill
         sy = p.new_zeros(n * c).index_add_(0, cls, counted.reshape(-1)).reshape(n, c)   # a constant
         ctx.mark_non_differentiable(sy)
         sp2 = None
@@ -95,15 +95,28 @@ class _LabelSoftmaxStats(torch.autograd.Function):
         return dx, None, None, None
 
 
+_BASES: dict = {}
+
+
 def flat_indices(labels, c, size):
     """Flat positions of each pixel's true class: in the ``(N * C)`` table and in the ``(N * C * S)`` input.
 
     1-D ``index_select`` / ``index_add_`` on these is several times faster on a CPU than ``gather`` /
-    ``scatter_add`` along the class axis (whose inner stride is the whole image).
+    ``scatter_add`` along the class axis (whose inner stride is the whole image).  The offsets depend
+    on the shape alone, so eager calls keep them (one add each per call instead of five ops: on a
+    loaded machine the count of operator launches, not their size, is much of a step's cost).
     """
     n = labels.shape[0]
-    cls = (labels + torch.arange(n, device=labels.device)[:, None] * c).reshape(-1)
-    pix = (cls.reshape(n, size) * size + torch.arange(size, device=labels.device)).reshape(-1)
+    key = (n, c, size, labels.device)
+    bases = None if torch.compiler.is_compiling() else _BASES.get(key)
+    if bases is None:
+        image = torch.arange(n, device=labels.device)[:, None]
+        bases = (image * c, image * (c * size) + torch.arange(size, device=labels.device))
+        if not torch.compiler.is_compiling():
+            _BASES.clear()                       # one shape at a time: a training run has one
+            _BASES[key] = bases
+    cls = torch.add(labels, bases[0]).reshape(-1)
+    pix = torch.add(bases[1], labels, alpha=size).reshape(-1)
     return cls, pix
 
 
