@@ -17,7 +17,6 @@ Distances use the guarded norm :math:`\|v\| = \sqrt{\|v\|^2}` with a zero-gradie
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
