@@ -68,7 +68,6 @@ class Lattice:
 
     def filter(self, values):
         """Approximately :math:`\\sum_j \\exp(-\\frac12 \\|f_i - f_j\\|^2) v_j` for ``values (n, C)``."""
-        xp = self.xp
         lat = self._splat(values)                                        # (m + 1, C), row m stays 0
         for j in range(self.d + 1):
             up, down = self.neighbours[2 * j], self.neighbours[2 * j + 1]
