@@ -269,3 +269,21 @@ def test_catalogue_cites_only_known_keys():
     assert text.startswith("{cite:p}`known2020a`") and "`zz_missing1999` (not in references.bib)" in text
     assert missing == ["zz_missing1999"]
     assert _book._cite((), set()) == ("—", [])
+
+
+def test_ipynb_download_without_launch_buttons(tmp_path):
+    # tools/ipynb_download.py copies the executed notebook of a MyST page so the download menu offers it
+    from types import SimpleNamespace
+
+    from tools import ipynb_download
+    out = tmp_path / "html"
+    (tmp_path / "jupyter_execute" / "book").mkdir(parents=True)
+    (tmp_path / "jupyter_execute" / "book" / "02_balanced.ipynb").write_text('{"cells": []}')
+    app = SimpleNamespace(outdir=str(out))
+    ctx = {"sourcename": "book/02_balanced.md"}
+    ipynb_download._copy_notebook(app, "book/02_balanced", "page.html", ctx, doctree=object())
+    assert ctx["ipynb_source"] == "book/02_balanced.ipynb"
+    assert (out / "_sources" / "book" / "02_balanced.ipynb").read_text() == '{"cells": []}'
+    other = {"sourcename": "book/api.md"}                       # no executed notebook: no button
+    ipynb_download._copy_notebook(app, "book/api", "page.html", other, doctree=object())
+    assert "ipynb_source" not in other
