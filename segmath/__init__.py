@@ -18,8 +18,8 @@ from .losses import (balanced_cross_entropy, bce_dice, binary_cross_entropy, com
 from .metrics import (ConfusionState, balanced_accuracy, brier_score, cohen_kappa, confusion_matrix, dice_score,
                       expected_calibration_error, fbeta_score, fw_iou, iou, mcc, mean_accuracy, mean_iou,
                       pixel_accuracy, precision, recall, specificity, volume_difference)
-from .instances import (discriminative, instance_ap, mask_classification, pairwise_similarity, panoptic_quality,
-                        push_pull_balls, push_pull_centroid, smooth_l1, spatial_embedding)
+from .instances import (discriminative, instance_ap, mask_classification, offset_uncertainty, pairwise_similarity,
+                        panoptic_quality, push_pull_balls, push_pull_centroid, smooth_l1, spatial_embedding)
 from .postprocess import dense_crf, tv_denoise, tv_segment
 from .validation import value_checks
 
@@ -36,7 +36,7 @@ __all__ = ["Entry", "catalogue", "get", "value_checks", "examples", "cross_entro
            "dense_crf", "tv_denoise", "tv_segment",
            "panoptic_quality", "instance_ap", "discriminative", "push_pull_centroid", "push_pull_balls",
            "pairwise_similarity", "smooth_l1", "spatial_embedding",
-           "mask_classification"]
+           "mask_classification", "offset_uncertainty"]
 
 __version__ = "0.1.0"
 
