@@ -9,6 +9,10 @@ class c over the counted pixels s:
 With hard label targets the products are a gather and a scatter-add (no float
 one-hot of the batch).  Every Dice/Jaccard/Tversky-type loss is a short formula in
 these numbers; with ``aggregate="batch"`` the sums are pooled over images first.
+
+On torch logits with a softmax over label targets the sums come from the fused function of
+:mod:`segmath.losses.fused` (one pass forward, an analytic backward); everywhere else, and inside
+:func:`formula_path`, from the formulas below (autograd through each step), the reference.
 """
 from __future__ import annotations
 
