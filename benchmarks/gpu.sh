@@ -20,13 +20,13 @@ if [ "$DRY" = 1 ]; then
     OUT=$(mktemp -d)
     ROUNDS=1
     LOSS_ARGS=(--shape 2,5,32,32 --no-memory)
-    BUDGET=(120 120 60 60 60)
+    BUDGET=(120 120 60 90 120)
 else
     DEVICE=cuda
     OUT=benchmarks/results
     ROUNDS=5
     LOSS_ARGS=()
-    BUDGET=(120 150 90 60 60)          # seconds: 480 in all
+    BUDGET=(60 240 80 50 50)           # seconds: 480 in all (losses: 35 fresh processes for the memory column)
     "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" \
         || { echo "no CUDA device here (use --dry for the CPU check of this script)"; exit 1; }
 fi
