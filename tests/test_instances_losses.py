@@ -138,7 +138,7 @@ def brute_fathi(x, y, background=0, sizes=None):
         e = xi.reshape(xi.shape[0], -1).T
         lab = yi.ravel()
         keep = [i for i in range(len(lab)) if background is None or lab[i] != background]
-        total, n_s = 0.0, 0
+        total = 0.0
         for p in keep:
             size = np.sum(lab[keep] == lab[p]) if sizes is None else sizes[lab[p]]
             for q in keep:
