@@ -108,6 +108,20 @@ def anchors():
     return {k: (v[0], v[1], v[2] if len(v) > 2 else "multiclass") for k, v in table.items()}
 
 
+REGION = ("dice", "log_dice", "squared_dice", "jaccard", "tversky", "generalized_dice")
+
+
+def formula(fn):
+    """The same segmath call on the formula path (autograd through every step): the reference the
+    fused statistics replace, timed beside them (not an anchor)."""
+    from segmath.stats import formula_path
+
+    def call(x, d):
+        with formula_path():
+            return fn(x, d)
+    return call
+
+
 def step(fn, x, data):
     x.grad = None
     loss = fn(x, data)
@@ -135,7 +149,7 @@ b.SHAPE = {SHAPE!r}
 torch.set_num_threads(1)  # no OpenMP pool before the fork below (a forked pool deadlocks)
 data = b.make_inputs({device!r}, b.SHAPE)
 fn_sm, anc, mode = b.anchors()[{loss_id!r}]
-fn = fn_sm if {impl!r} == "segmath" else anc[{impl!r}]
+fn = fn_sm if {impl!r} == "segmath" else b.formula(fn_sm) if {impl!r} == "segmath-formula" else anc[{impl!r}]
 x = (data["blogits"] if mode == "binary" else data["logits"]).clone().requires_grad_(True)
 import psutil
 if {device!r} == "cuda":
@@ -175,7 +189,7 @@ def run(rounds, device, memory, only):
         if loss_id not in known:
             print(f"  (skip {loss_id}: not in the catalogue)")
             continue
-        impls = {"segmath": fn_sm, **anc}
+        impls = {"segmath": fn_sm, **({"segmath-formula": formula(fn_sm)} if loss_id in REGION else {}), **anc}
         x = (data["blogits"] if mode == "binary" else data["logits"]).clone().requires_grad_(True)
         for fn in impls.values():  # warm-up
             step(fn, x, data)
@@ -184,9 +198,9 @@ def run(rounds, device, memory, only):
             for name, fn in impls.items():
                 times[name].append(time_once(fn, x, data, device))
         med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-        fastest = min(v for k, v in med.items() if k != "segmath")
+        fastest = min(v for k, v in med.items() if not k.startswith("segmath"))
         # best-of-rounds ratio: the intrinsic cost, less sensitive to a noisy shared machine
-        best = min(times["segmath"]) / min(min(v) for k, v in times.items() if k != "segmath")
+        best = min(times["segmath"]) / min(min(v) for k, v in times.items() if not k.startswith("segmath"))
         mem = {k: peak_memory(loss_id, k, device) for k in impls} if memory else {}
         rows.append((loss_id, mode, med, fastest, best, mem))
         cells = "  ".join(f"{k} {v:7.1f} ms" for k, v in med.items())
@@ -232,7 +246,7 @@ def write_table(rows, device, rounds, load, out=None, profiles=None):
              "|---|---|---|---|---|---|---|---|"]
     for loss_id, mode, med, fastest, best, mem in rows:
         anchors_ms = ", ".join(f"{k} {v:.1f}" for k, v in med.items() if k != "segmath")
-        anchors_mb = ", ".join(f"{k} {v:.0f}" for k, v in mem.items() if k != "segmath") or "–"
+        anchors_mb = ", ".join(f"{k} {v:.0f}" for k, v in mem.items() if k != "segmath") or "–"   # incl. formula path
         sm_mb = f"{mem['segmath']:.0f}" if mem else "–"
         lines.append(f"| {loss_id} | {mode} | {med['segmath']:.1f} | {anchors_ms} | "
                      f"{med['segmath'] / fastest:.2f} | {best:.2f} | {sm_mb} | {anchors_mb} |")
