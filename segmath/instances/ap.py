@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import primitives as P
 from ..catalogue import register
-from .inputs import check_detections
+from .inputs import check_detections, sequence_items
 
 __all__ = ["instance_ap"]
 
@@ -103,12 +103,7 @@ def _precision_recall(scores, matched, d_ignore, n_ref, recall_points):
 def _check_options(iou_thresholds, max_detections, recall_points):
     def reals(v, name, lo, hi, integer=False):
         kind = numbers.Integral if integer else numbers.Real
-        if isinstance(v, (str, bytes)) or v is None:
-            raise TypeError(f"{name} must be a sequence of numbers, got {v!r}")
-        try:
-            items = list(v)
-        except TypeError:
-            raise TypeError(f"{name} must be a sequence of numbers, got {v!r}") from None
+        items = sequence_items(v, name, "numbers")
         if not items or not all(isinstance(x, kind) and not isinstance(x, bool) for x in items):
             raise TypeError(f"{name} must be a non-empty sequence of {'integers' if integer else 'numbers'}, "
                             f"got {v!r}")

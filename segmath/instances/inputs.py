@@ -44,14 +44,21 @@ def check_background(background):
     return int(background)
 
 
+def sequence_items(values, name: str, what: str) -> list:
+    """The items of a sequence argument as a list; a string, bytes, ``None`` or a non-iterable
+    raise a ``TypeError`` saying ``name`` must be a sequence of ``what``."""
+    # str/bytes iterate, but as characters: never what a caller of a label or threshold list means
+    if isinstance(values, (str, bytes)) or values is None:
+        raise TypeError(f"{name} must be a sequence of {what}, got {values!r}")
+    try:
+        return list(values)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of {what}, got {values!r}") from None
+
+
 def check_categories(values, name: str, *, allow_empty: bool = True):
     """A sequence of distinct integer category labels, as a sorted tuple."""
-    if isinstance(values, (str, bytes)) or values is None:
-        raise TypeError(f"{name} must be a sequence of integer category labels, got {values!r}")
-    try:
-        items = list(values)
-    except TypeError:
-        raise TypeError(f"{name} must be a sequence of integer category labels, got {values!r}") from None
+    items = sequence_items(values, name, "integer category labels")
     if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
         raise TypeError(f"{name} must hold integer category labels, got {values!r}")
     if len(set(items)) != len(items):
