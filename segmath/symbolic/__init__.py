@@ -306,7 +306,7 @@ def lambdify_loss(name: str, variables: str = "logits", *, classes: int = 3, **v
         0.0
     """
     _check_variables(variables)
-    return _lambdify_loss(name, variables, classes, _key(_numeric_values(name, values, classes)))
+    return _lambdified("loss", name, variables, classes, _key(_numeric_values(name, values, classes)))
 
 
 def _stat_functions(name, values):
@@ -318,30 +318,44 @@ def _stat_functions(name, values):
     return syms, [sp.lambdify((_p, _y), h, modules=_MODULES) for h in hs]
 
 
+def _aggregate_inputs(x, y, variables):
+    """Float ``(p, y)`` for an aggregate's numeric statistics: logits go through the sigmoid first,
+    because the statistics are written in probabilities."""
+    x, y = _as_float(x), _as_float(y)
+    return (_expit(x) if variables == "logits" else x), y
+
+
 def _stats_numeric(fns, p, y, keepdims):
     shape = np.broadcast_shapes(p.shape, y.shape)
     return [np.broadcast_to(f(p, y), shape).sum(axis=-1, keepdims=keepdims) for f in fns]
 
 
 @functools.lru_cache(maxsize=None)
-def _lambdify_loss(name, variables, classes, key):
+def _lambdified(what, name, variables, classes, key):
+    """The NumPy loss (``what="loss"``) or gradient (``"gradient"``) of ``name`` with the parameters
+    ``key`` fixed; cached, because lambdifying a SymPy expression costs far more than calling it."""
     values = dict(key)
-    c = compact(name, classes)
-    if c.family == "multiclass":
-        return _mc.lambdify_loss(name, variables, classes, values, _MODULES, _substitute_values)
-    if c.family == "aggregate":
+    family = compact(name, classes).family
+    if family == "multiclass":
+        make = _mc.lambdify_loss if what == "loss" else _mc.lambdify_gradient
+        return make(name, variables, classes, values, _MODULES, _substitute_values)
+    make = _numeric_loss if what == "loss" else _numeric_gradient
+    return make(name, variables, classes, values, family)
+
+
+def _numeric_loss(name, variables, classes, values, family):
+    if family == "aggregate":
         expr, _ = loss_expr(name, "probs", n=None, **values)
         syms, fns = _stat_functions(name, values)
         f = sp.lambdify(syms, expr, modules=_MODULES)
 
         def loss(x, y):
-            x, y = _as_float(x), _as_float(y)
-            p = _expit(x) if variables == "logits" else x
+            p, y = _aggregate_inputs(x, y, variables)
             return f(*_stats_numeric(fns, p, y, keepdims=False))
         return loss
     expr, syms = loss_expr(name, variables, classes=classes, **values)
     f = sp.lambdify(syms.inputs + syms.targets, expr, modules=_MODULES)
-    if c.family == "pixel":
+    if family == "pixel":
         return lambda x, y: f(_as_float(x), _as_float(y))
 
     def loss(x, y):
@@ -365,23 +379,17 @@ def lambdify_gradient(name: str, wrt: str = "logits", *, classes: int = 3, **val
         array([-0.5])
     """
     _check_variables(wrt, "wrt")
-    return _lambdify_gradient(name, wrt, classes, _key(_numeric_values(name, values, classes)))
+    return _lambdified("gradient", name, wrt, classes, _key(_numeric_values(name, values, classes)))
 
 
-@functools.lru_cache(maxsize=None)
-def _lambdify_gradient(name, wrt, classes, key):
-    values = dict(key)
-    c = compact(name, classes)
-    if c.family == "multiclass":
-        return _mc.lambdify_gradient(name, wrt, classes, values, _MODULES, _substitute_values)
-    if c.family == "aggregate":
+def _numeric_gradient(name, wrt, classes, values, family):
+    if family == "aggregate":
         g = pixel_gradient(name, "probs", **values)
         syms, fns = _stat_functions(name, values)
         f = sp.lambdify((_p, _y) + tuple(syms), g, modules=_MODULES)
 
         def grad(x, y):
-            x, y = _as_float(x), _as_float(y)
-            p = _expit(x) if wrt == "logits" else x
+            p, y = _aggregate_inputs(x, y, wrt)
             out = np.broadcast_to(f(p, y, *_stats_numeric(fns, p, y, keepdims=True)),
                                   np.broadcast_shapes(p.shape, y.shape))
             return out * p * (1 - p) if wrt == "logits" else np.array(out)
@@ -389,7 +397,7 @@ def _lambdify_gradient(name, wrt, classes, key):
     grads = gradient(name, wrt, classes=classes, **values)
     _, syms = _build(name, wrt, 3, classes)
     f = sp.lambdify(syms.inputs + syms.targets, list(grads), modules=_MODULES)
-    if c.family == "pixel":
+    if family == "pixel":
         def grad(x, y):
             x, y = _as_float(x), _as_float(y)
             return np.broadcast_to(f(x, y)[0], np.broadcast_shapes(x.shape, y.shape)).copy()
