@@ -132,20 +132,25 @@ _NO_FORM = ("a set-level loss over instance centroids and pairs of instances: no
             "confusion-count form exists; the tests check it against a brute-force NumPy loop of the paper")
 
 
+def _set_level_loss(key, name, formula, *, example=_example, references=("debrabandere2017semantic",), **extra):
+    """``register`` for a set-level embedding loss: the catalogue fields these losses all share."""
+    return register(key, kind="loss", name=name, example=example, references=references, chapter=None,
+                    planned_chapter="11_embeddings", symbolic=NoForm(_NO_FORM), formula=formula, tags=("3d",),
+                    **extra)
+
+
 # ---- discriminative (De Brabandere et al. 2017) --------------------------------------------------------
 
 VARIANCES = ("instance", "pixel")
 REGS = ("mean", "sum")
 
 
-@register("discriminative", kind="loss", name="Discriminative loss (De Brabandere et al.)", example=_example,
-          references=("debrabandere2017semantic",), chapter=None, planned_chapter="11_embeddings",
-          symbolic=NoForm(_NO_FORM), formula=(
+@_set_level_loss("discriminative", "Discriminative loss (De Brabandere et al.)", formula=(
               r"\begin{aligned}"
               r"L &= \frac{\alpha}{C}\sum_c \frac{1}{N_c}\sum_{i\in c}[\|\mu_c - x_i\| - \delta_v]_+^2\\"
               r"&\quad + \frac{\beta}{C(C-1)}\sum_{a\ne b}[2\delta_d - \|\mu_a - \mu_b\|]_+^2"
               r" + \frac{\gamma}{C}\sum_c \|\mu_c\|"
-              r"\end{aligned}"), theorems=("verify_discriminative_geometry",), tags=("3d",))
+              r"\end{aligned}"), theorems=("verify_discriminative_geometry",))
 def discriminative(input, target, *, delta_v=0.5, delta_d=1.5, alpha=1.0, beta=1.0, gamma=0.001,
                    variance="instance", reg="mean", background=0, max_id=None, reduction="mean"):
     r"""Discriminative loss (De Brabandere, Neven & Van Gool 2017): pull to the centre, push centres apart.
@@ -225,11 +230,9 @@ def _push_pull(input, target, attract, repel, alpha, background, max_id, reducti
     return _reduce(xp, per_image, reduction)
 
 
-@register("push_pull_centroid", kind="loss", name="Push-pull centroid loss (seed 004)", example=_example,
-          references=("debrabandere2017semantic",), chapter=None, planned_chapter="11_embeddings",
-          symbolic=NoForm(_NO_FORM), formula=(
+@_set_level_loss("push_pull_centroid", "Push-pull centroid loss (seed 004)", formula=(
               r"L = \frac{1}{M}\sum_m \Big(\frac{\alpha}{|m|}\sum_{z\in m}\|\mu_m - z\|"
-              r" - \frac{1}{|\Omega|-|m|}\sum_{z\notin m}\|\mu_m - z\|\Big)"), tags=("3d",))
+              r" - \frac{1}{|\Omega|-|m|}\sum_{z\notin m}\|\mu_m - z\|\Big)"))
 def push_pull_centroid(input, target, *, alpha=1.0, background=0, max_id=None, reduction="mean"):
     r"""The seed's naive push-pull loss: mean distance to the own centre minus mean distance of the others.
 
@@ -254,13 +257,11 @@ def push_pull_centroid(input, target, *, alpha=1.0, background=0, max_id=None, r
     return _push_pull(input, target, lambda d: d, lambda d: -d, alpha, background, max_id, reduction)
 
 
-@register("push_pull_balls", kind="loss", name="Push-pull balls loss (seed 004)", example=_example,
-          references=("debrabandere2017semantic",), chapter=None, planned_chapter="11_embeddings",
-          symbolic=NoForm(_NO_FORM), formula=(
+@_set_level_loss("push_pull_balls", "Push-pull balls loss (seed 004)", formula=(
               r"\begin{aligned}"
               r"L = \frac{1}{M}\sum_m \Big(&\frac{\alpha}{|m|}\sum_{z\in m}[\|\mu_m - z\| - r_A]_+\\"
               r"&+ \frac{1}{|\Omega|-|m|}\sum_{z\notin m}[r_R - \|\mu_m - z\|]_+\Big)"
-              r"\end{aligned}"), tags=("3d",))
+              r"\end{aligned}"))
 def push_pull_balls(input, target, *, r_a=0.5, r_r=1.5, alpha=1.0, background=0, max_id=None, reduction="mean"):
     r"""The seed's push-pull loss with balls: hinges at the attraction radius and the repulsion radius.
 
@@ -354,16 +355,15 @@ def _pair_sq(xp, e):
                          - 2 * xp.matmul(xp.permute_dims(e, (0, 2, 1)), e))
 
 
-@register("pairwise_similarity", kind="loss", name="Pairwise similarity loss (Fathi et al.)",
-          example=lambda seed: (_example(seed)[0], {"max_id": 2, "samples": "all"}),
-          references=("fathi2017semantic",), chapter=None, planned_chapter="11_embeddings",
-          symbolic=NoForm(_NO_FORM), formula=(
+@_set_level_loss("pairwise_similarity", "Pairwise similarity loss (Fathi et al.)",
+                 example=lambda seed: (_example(seed)[0], {"max_id": 2, "samples": "all"}),
+                 references=("fathi2017semantic",), formula=(
               r"\begin{aligned}"
               r"L &= -\frac{1}{|S|}\sum_{p,q\in S}\frac{1}{|m_p|}\Big([q\in m_p]\log\sigma_{pq}"
               r" + [q\notin m_p]\log(1-\sigma_{pq})\Big),\\"
               r"\sigma_{pq} &= \frac{2}{1+e^{\|e_p-e_q\|^2}}"
               r"\end{aligned}"),
-          theorems=("verify_fathi_similarity",), tags=("3d",))
+          theorems=("verify_fathi_similarity",))
 def pairwise_similarity(input, target, *, samples=10, seed=0, background=0, max_id=None, reduction="mean"):
     r"""Fathi et al. (2017)'s metric-learning loss: a weighted logistic loss on pixel-pair similarities.
 
