@@ -40,7 +40,7 @@ def inner_band(m, mask, width):
 
 
 @register("boundary_iou", kind="metric", name="Boundary IoU", example=_example_surface,
-          references=("cheng2021boundary",), planned_chapter="09_boundaries",
+          references=("cheng2021boundary",), chapter="09_boundaries",
           formula=r"BIoU = \frac{|(G_w \cap G) \cap (P_w \cap P)|}{|(G_w \cap G) \cup (P_w \cap P)|}")
 @with_common_args
 def boundary_iou(input, target, *, width=None, dilation_ratio=0.02, spacing=None, num_classes=None,
@@ -86,7 +86,7 @@ def boundary_iou(input, target, *, width=None, dilation_ratio=0.02, spacing=None
 
 
 @register("boundary_f1", kind="metric", name="Boundary F1 score (BF)", example=_example_surface,
-          references=("csurka2013good",), planned_chapter="09_boundaries",
+          references=("csurka2013good",), chapter="09_boundaries",
           formula=r"BF = \frac{2\,\Pr\cdot\mathrm{Re}}{\Pr + \mathrm{Re}},\ "
                   r"\Pr = \frac{|\{x\in\partial P: d(x,\partial G)\le\theta\}|}{|\partial P|}")
 @with_common_args

@@ -121,7 +121,7 @@ def unsigned_field(pair, mask, spacing):
 
 
 @register("hausdorff_dt", kind="loss", name="Hausdorff distance-transform loss (Karimi & Salcudean)",
-          example=_example_multiclass, references=("karimi2019reducing",), planned_chapter="09_boundaries",
+          example=_example_multiclass, references=("karimi2019reducing",), chapter="09_boundaries",
           formula=r"L = \frac{1}{|\Omega|}\sum_i (p_i - q_i)^2 \big(d_P(i)^\alpha + d_Q(i)^\alpha\big)",
           symbolic=NoForm("weights are distance transforms of the target and of the thresholded prediction "
                           "(minima over pixels, piecewise constant in the input); no closed form in p, y"),
@@ -176,7 +176,7 @@ def label_boundary(pair):
 
 
 @register("boundary_distance_mse", kind="loss", name="Boundary-distance weighted squared error (slides)",
-          example=_example_multiclass, references=("karimi2019reducing",), planned_chapter="09_boundaries",
+          example=_example_multiclass, references=("karimi2019reducing",), chapter="09_boundaries",
           formula=r"L = \sum_{i}\sum_{k} (1 - \tilde D_i)^\alpha (P_{ik} - Y_{ik})^2",
           symbolic=NoForm("squared error weighted by a normalised distance transform of the target (a minimum "
                           "over pixels); no closed form in p, y"))
@@ -232,7 +232,7 @@ def signed_field(pair, mask, spacing, convention):
 
 
 @register("boundary_loss", kind="loss", name="Boundary loss (Kervadec et al.)", example=_example_multiclass,
-          references=("kervadec2019boundary",), planned_chapter="09_boundaries",
+          references=("kervadec2019boundary",), chapter="09_boundaries",
           formula=r"L = \frac{1}{|\Omega|}\sum_i \phi_G(i)\, s_\theta(i)",
           symbolic=NoForm("linear in p with the target's signed distance map as coefficients: the map is an exact "
                           "Euclidean distance transform of y (a minimum over pixels), not a closed form in p, y"),
@@ -294,7 +294,7 @@ def inverted_depth(pair, masks, spacing):
 
 
 @register("distance_penalized_ce", kind="loss", name="Distance-map penalised cross-entropy (Caliva et al.)",
-          example=_example_multiclass, references=("caliva2019distance",), planned_chapter="09_boundaries",
+          example=_example_multiclass, references=("caliva2019distance",), chapter="09_boundaries",
           formula=r"L = -\frac{1}{|\Omega|}\sum_i (1 + \Phi_i) \log p_{i, y_i}",
           symbolic=NoForm("cross-entropy weighted by 1 + an inverted, normalised distance map of the target "
                           "(a minimum over pixels); no closed form in p, y"))
@@ -369,7 +369,7 @@ def unet_weight_map(pair, spacing, *, w0, sigma, weight, balance):
 
 @register("unet_weighted_ce", kind="loss", name="U-Net border-weighted cross-entropy (Ronneberger et al.)",
           example=lambda seed: _example_binary(seed, spatial=(9, 9)), references=("ronneberger2015unet",),
-          planned_chapter="09_boundaries",
+          chapter="09_boundaries",
           formula=r"L = -\frac{1}{|\Omega|}\sum_i w(i) \log p_{i, y_i},\ "
                   r"w = w_c + w_0 \exp\!\big(-\tfrac{(d_1 + d_2)^2}{2\sigma^2}\big)",
           symbolic=NoForm("cross-entropy weighted by class balance plus exp(-(d_1 + d_2)^2 / 2 sigma^2), d_k distances "
@@ -448,7 +448,7 @@ def contour_gap(pair, spacing):
 
 
 @register("shape_aware", kind="loss", name="Shape-aware cross-entropy (survey form)", example=_example_multiclass,
-          references=("hayder2017boundary", "jadon2020survey"), planned_chapter="09_boundaries",
+          references=("hayder2017boundary", "jadon2020survey"), chapter="09_boundaries",
           formula=r"L = -\frac{1}{|\Omega|}\sum_i (1 + E_{y_i}) \log p_{i, y_i},\ E_k = D(\hat C_k, C_k)",
           symbolic=NoForm("cross-entropy scaled by the mean point-to-contour distance between the predicted and "
                           "target contours: contours and distances are piecewise constant in the input"))
@@ -509,7 +509,7 @@ def structural_error(pair, y, p, window, c4):
 
 @register("structural_similarity", kind="loss", name="Correlation-maximised structural similarity loss",
           example=_example_multiclass, references=("zhao2019correlation", "jadon2020survey"),
-          planned_chapter="09_boundaries",
+          chapter="09_boundaries",
           formula=r"L = \frac{1}{M}\sum_{i,c} e_{ic} f_{ic}\, \ell_{CE}(y_{ic}, p_{ic}),\ "
                   r"f_{ic} = [e_{ic} > \beta \max e]",
           symbolic=NoForm("windowed local means and variances with a data-dependent mask f = [e > beta max e]: "
@@ -608,7 +608,7 @@ def soft_skeleton(xp, x, nd, iterations):
 
 
 @register("cldice", kind="loss", name="Soft clDice (Shit et al.)", example=_example_multiclass,
-          references=("shit2021cldice",), planned_chapter="09_boundaries",
+          references=("shit2021cldice",), chapter="09_boundaries",
           formula=r"L = 1 - \frac{2\,T_{prec} T_{sens}}{T_{prec} + T_{sens}},\ "
                   r"T_{prec} = \frac{\sum S_P Y + s}{\sum S_P + s},\ T_{sens} = \frac{\sum S_Y P + s}{\sum S_Y + s}",
           symbolic=NoForm("soft skeletons by iterated min/max pooling of p and y: piecewise in the input (which "

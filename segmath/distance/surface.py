@@ -345,7 +345,7 @@ def with_common_args(fn):
 
 
 @register("hausdorff", kind="metric", name="Hausdorff distance", example=_example_surface,
-          references=("huttenlocher1993comparing",), planned_chapter="09_boundaries",
+          references=("huttenlocher1993comparing",), chapter="09_boundaries",
           formula=r"HD = \max\big(\max_{x\in\partial P} d(x,\partial G),\ \max_{y\in\partial G} d(y,\partial P)\big)",
           theorems=("verify_dt_hausdorff_convex_nested", "verify_dt_hausdorff_counterexample"))
 @with_common_args
@@ -381,7 +381,7 @@ HD95_DEFINITIONS = ("max_directed", "pooled", "surface_weighted")
 
 
 @register("hd95", kind="metric", name="95th-percentile Hausdorff distance", example=_example_surface,
-          references=("huttenlocher1993comparing", "nikolov2021clinically"), planned_chapter="09_boundaries",
+          references=("huttenlocher1993comparing", "nikolov2021clinically"), chapter="09_boundaries",
           formula=r"HD_{95} = \max\big(q_{95}(D_{P\to G}),\ q_{95}(D_{G\to P})\big)")
 @with_common_args
 def hd95(input, target, *, spacing=None, percentile=95.0, definition="max_directed", num_classes=None,
@@ -442,7 +442,7 @@ ASSD_DEFINITIONS = ("pooled", "mean_directed")
 
 
 @register("assd", kind="metric", name="Average symmetric surface distance", example=_example_surface,
-          references=("heimann2009comparison",), planned_chapter="09_boundaries",
+          references=("heimann2009comparison",), chapter="09_boundaries",
           formula=r"ASSD = \frac{\sum_{x\in\partial P} d(x,\partial G) + \sum_{y\in\partial G} d(y,\partial P)}"
                   r"{|\partial P| + |\partial G|}")
 @with_common_args
@@ -491,7 +491,7 @@ def assd(input, target, *, spacing=None, definition="pooled", num_classes=None, 
 
 
 @register("nsd", kind="metric", name="Normalised surface Dice", example=_example_surface,
-          references=("nikolov2021clinically",), planned_chapter="09_boundaries",
+          references=("nikolov2021clinically",), chapter="09_boundaries",
           formula=r"NSD_\tau = \frac{|\{x\in\partial P: d(x,\partial G)\le\tau\}| + "
                   r"|\{y\in\partial G: d(y,\partial P)\le\tau\}|}{|\partial P| + |\partial G|}")
 @with_common_args

@@ -70,7 +70,7 @@ def _example_mask(seed, shape=(2, 9, 11)):
 
 
 @register("edt", kind="transform", name="Euclidean distance transform", example=_example_mask,
-          references=("felzenszwalb2012distance", "meijster2000general"), planned_chapter="09_boundaries",
+          references=("felzenszwalb2012distance", "meijster2000general"), chapter="09_boundaries",
           formula=r"\mathrm{edt}(x) = \min_{z:\ m(z) = 0} \big\| \mathrm{diag}(s)\,(x - z) \big\|_2")
 def edt(mask, spacing=None, *, ndim=None):
     r"""Exact Euclidean distance from every non-zero element to the nearest zero.
@@ -106,7 +106,7 @@ SIGNED_CONVENTIONS = ("exact", "kervadec")
 
 
 @register("signed_distance", kind="transform", name="Signed distance map", example=_example_mask,
-          references=("kervadec2019boundary",), planned_chapter="09_boundaries",
+          references=("kervadec2019boundary",), chapter="09_boundaries",
           formula=r"\phi(x) = d(x, G)\,[x \notin G] - d(x, \Omega\setminus G)\,[x \in G]",
           theorems=("verify_boundary_loss_identity",))
 def signed_distance(mask, spacing=None, *, ndim=None, convention="exact"):
@@ -149,7 +149,7 @@ def _example_boundary(seed):
 
 
 @register("boundary", kind="transform", name="Inner boundary (contour)", example=_example_boundary,
-          references=("huttenlocher1993comparing",), planned_chapter="09_boundaries",
+          references=("huttenlocher1993comparing",), chapter="09_boundaries",
           formula=r"\partial G = G \setminus (G \ominus B)")
 def boundary(mask, connectivity=1, *, ndim=None):
     r"""The inner contour of a mask: its elements with a neighbour outside it.
