@@ -31,7 +31,8 @@ OPTIONS = {  # metric -> extra options to exercise
     "precision": {"average": "weighted", "empty": "one"}, "recall": {"average": "micro"},
     "specificity": {}, "pixel_accuracy": {}, "mean_accuracy": {"empty": "zero"}, "balanced_accuracy":
     {"adjusted": True}, "mean_iou": {}, "fw_iou": {}, "mcc": {}, "cohen_kappa": {}, "volume_difference":
-    {"average": "none", "signed": True},
+    {"average": "none", "signed": True}, "youden_index": {"average": "micro"},
+    "likelihood_ratio_positive": {"average": "none"}, "net_benefit": {"threshold_probability": 0.1},
 }
 
 
@@ -40,7 +41,25 @@ def _batches(x, y, cuts=(0, 1, 4, 6)):
 
 
 def test_every_counts_metric_is_covered():
-    assert set(OPTIONS) | {"confusion_matrix"} == set(counts_metrics())
+    assert set(OPTIONS) | {"confusion_matrix", "expected_cost"} == set(counts_metrics())
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_expected_cost_streams_for_the_dataset_only(backend):
+    """The per-image state keeps tp/fp/fn, not the matrices: EC of the dataset streams, per image it says so."""
+    x, y = make_case(41, n=6, ignore_index=255)
+    if backend == "torch":
+        x, y = to_torch((x, y))
+    state = ConfusionState(4, ignore_index=255)
+    for xb, yb in _batches(x, y):
+        state.update(xb, yb)
+    costs = np.arange(16.0).reshape(4, 4) % 5
+    for normalize in (False, True):
+        one_shot = segmath.expected_cost(x, y, ignore_index=255, aggregate="dataset", costs=costs, normalize=normalize)
+        np.testing.assert_allclose(float(state.compute("expected_cost", aggregate="dataset", costs=costs,
+                                                       normalize=normalize)), float(one_shot), rtol=1e-12)
+    with pytest.raises(ValueError, match="full per-image confusion matrices"):
+        state.compute("expected_cost", aggregate="image")
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
