@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import logit, ndtr
 
 from ... import theory
-from .render import checked_state, explorer_box, new_figure
+from .render import checked_state, explorer_widget, new_figure
 
 __all__ = ["expected_counts", "expected_metrics", "bayes_thresholds", "ImbalanceExplorer",
            "imbalance_figure", "imbalance_explorer"]
@@ -174,13 +174,13 @@ def imbalance_explorer(**state):
 
     The returned box has a ``callback`` attribute: the function the sliders call.
     """
-    import ipywidgets as W
+    return explorer_widget(ImbalanceExplorer, state, _controls,
+                           rows=(("foreground", "weight"), ("threshold", "separation")))
 
-    wide = {"description_width": "initial"}   # the whole label, not cut at 80 px
 
-    ex = ImbalanceExplorer(pyplot=False, **state)
-    s = ex.state
-    controls = {
+def _controls(W, s, wide):
+    """The sliders of :func:`imbalance_explorer`, each starting at the checked state ``s``."""
+    return {
         "foreground": W.FloatLogSlider(value=s["foreground"], base=10, min=-3, max=np.log10(0.5), step=0.01,
                                        description="foreground π", style=wide, readout_format=".3f"),
         "weight": W.FloatLogSlider(value=s["weight"], base=10, min=-1, max=3, step=0.01,
@@ -190,4 +190,3 @@ def imbalance_explorer(**state):
         "separation": W.FloatSlider(value=s["separation"], min=0.25, max=3.0, step=0.05,
                                     description="separation μ", style=wide),
     }
-    return explorer_box(ex, controls, rows=(("foreground", "weight"), ("threshold", "separation")))

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 
-__all__ = ["new_figure", "FastRenderer", "widget_frame", "explorer_box", "checked_state"]
+__all__ = ["new_figure", "FastRenderer", "widget_frame", "explorer_box", "explorer_widget", "checked_state"]
 
 
 def new_figure(pyplot: bool, **kwargs):
@@ -70,6 +70,17 @@ def explorer_box(explorer, controls, rows=None):
     box = W.VBox([W.HBox([controls[name] for name in row]) for row in rows] + [image])
     box.callback = callback
     return box
+
+
+def explorer_widget(explorer_cls, state, controls, rows=None):
+    """The ipywidgets box of ``explorer_cls(pyplot=False, **state)``: ``controls(W, state, style)``
+    builds its sliders (name -> widget) from ``ipywidgets`` as ``W``, the explorer's checked state
+    and the slider style; ``rows`` as in :func:`explorer_box`."""
+    import ipywidgets as W
+
+    style = {"description_width": "initial"}   # the whole label, not cut at 80 px
+    explorer = explorer_cls(pyplot=False, **state)
+    return explorer_box(explorer, controls(W, explorer.state, style), rows=rows)
 
 
 def checked_state(state, defaults):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import theory
-from .render import checked_state, explorer_box, new_figure
+from .render import checked_state, explorer_widget, new_figure
 
 __all__ = ["LOSSES", "margin_loss", "conditional_risk", "minimiser", "calibration_function",
            "SurrogateExplorer", "surrogate_figure", "surrogate_explorer"]
@@ -180,13 +180,12 @@ def surrogate_explorer(**state):
 
     The returned box has a ``callback`` attribute: the function the sliders call.
     """
-    import ipywidgets as W
+    return explorer_widget(SurrogateExplorer, state, _controls)
 
-    wide = {"description_width": "initial"}   # the whole label, not cut at 80 px
 
-    ex = SurrogateExplorer(pyplot=False, **state)
-    controls = {"eta": W.FloatSlider(value=ex.state["eta"], min=0.01, max=0.99, step=0.01,
-                                     description="posterior η", style=wide),
-                "gamma": W.FloatSlider(value=ex.state["gamma"], min=0.0, max=5.0, step=0.25,
-                                       description="focal γ", style=wide)}
-    return explorer_box(ex, controls)
+def _controls(W, s, wide):
+    """The sliders of :func:`surrogate_explorer`, each starting at the checked state ``s``."""
+    return {"eta": W.FloatSlider(value=s["eta"], min=0.01, max=0.99, step=0.01,
+                                 description="posterior η", style=wide),
+            "gamma": W.FloatSlider(value=s["gamma"], min=0.0, max=5.0, step=0.25,
+                                   description="focal γ", style=wide)}
