@@ -22,22 +22,12 @@ import math
 
 import numpy as np
 
-from .. import examples as ex
 from .. import primitives as P
 from ..catalogue import register
 from ..validation import check_scalar
 from .average import check_options, over_images, ratio, reduce_classes, resolve_average
 from .confusion import counts_metric
-
-
-def _example(seed):
-    x, y = ex.multiclass(seed)
-    return (x, y), {}
-
-
-def _example_none(seed):
-    x, y = ex.multiclass(seed, ignore_index=-1)
-    return (x, y), {"average": "none", "ignore_index": -1}
+from .rates import _example, _example_none   # one-vs-rest rates too: the same catalogue inputs
 
 
 def one_vs_rest(c, values, *, average, aggregate, empty):
