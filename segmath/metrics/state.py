@@ -16,6 +16,19 @@ evaluation keeps only those counts:
 ``all_reduce`` of the ``(C, C)`` matrix and an ``all_gather`` of the per-image counts
 when ``torch.distributed`` is initialised, a no-op otherwise.
 
+**Sample ids (``update(input, target, ids=...)``).**  A ``DistributedSampler`` without
+``drop_last`` pads the last round with repeated samples, which a plain state counts twice.
+Given integer ids (the sampler's dataset indices), a state counts each id once: a repeated
+id, in the same batch, a later batch, a merged state or another process, is skipped (the
+first occurrence is kept, and is assumed to be the same sample).  The state then keeps the
+full ``(C, C)`` matrix of every id instead of the per-image ``tp, fp, fn``: ``8 C^2 + 8``
+bytes per image (2.9 kB for 19 classes, 180 kB for 150: 0.9 GB for 5 000 ADE20K images;
+there, prefer ``drop_last=True`` and no ids), and ``sync`` all-gathers those matrices and the
+ids (no ``all_reduce``), then de-duplicates.  The ids are read on the host (with a CUDA
+tensor of ids, one device-to-host copy per update).  In exchange the per-image matrices are
+known, so per-image ``confusion_matrix`` and ``expected_cost`` work.  A state takes ids in
+every update or in none.
+
 Example:
     >>> import numpy as np, segmath
     >>> state = segmath.metrics.ConfusionState(num_classes=2)
@@ -27,6 +40,8 @@ Example:
 from __future__ import annotations
 
 from dataclasses import replace
+
+import numpy as np
 
 from .. import primitives as P
 from ..inputs import hard_labels
@@ -46,7 +61,8 @@ class ConfusionState:
         ignore_index, from_logits, threshold: as in :func:`segmath.iou`; fixed for the state.
         per_image: also keep per-image counts (needed for ``aggregate="image"``).
 
-    Methods: ``update(input, target)`` adds a batch; ``compute(metric, **options)`` evaluates
+    Methods: ``update(input, target, ids=None)`` adds a batch (``ids``: one integer per image,
+    each counted once, see the module docstring); ``compute(metric, **options)`` evaluates
     any metric of :func:`~segmath.metrics.confusion.counts_metrics` (options as in the function of that name,
     a mistyped one named in the error); ``merge(other)`` adds another state (not itself: that would
     count every image twice); ``sync()`` returns the state summed over all processes; ``reset()``.
@@ -71,22 +87,74 @@ class ConfusionState:
         self._dtype = None
         self._ndim = None        # spatial rank of the images seen (a spacing is checked against it)
         self._guard = None       # 0-d NaN once a NaN/inf score was counted with value checks off
+        self._ids = None         # with ids: the ids counted, in order (a list of int); None: no ids given
+        self._seen = set()       # the same ids, for the membership test
+        self._id_rows = []       # with ids: list of (n, C, C) int64 matrices, one per counted id
         return self
+
+    @property
+    def ids(self):
+        """The ids counted, in the order of the rows of ``aggregate="none"`` (None without ids)."""
+        return None if self._ids is None else list(self._ids)
+
+    @property
+    def with_ids(self) -> bool:
+        """Whether the updates gave sample ids (duplicates counted once)."""
+        return self._ids is not None
 
     # -- accumulation ---------------------------------------------------------
 
-    def update(self, input, target):
-        """Add a batch ``(input, target)`` (the shapes and conventions of :func:`segmath.iou`)."""
+    def update(self, input, target, ids=None):
+        """Add a batch ``(input, target)`` (the shapes and conventions of :func:`segmath.iou`);
+        ``ids``: ``N`` integer sample ids, each counted once over the state's lifetime."""
         hard = hard_labels(input, target, num_classes=self.num_classes, **self.options)
         xp = hard.xp
+        batch_ids = self._check_ids(ids, hard.true.shape[0])
         self._check_rank(len(hard.spatial))
         self._add_guard(score_guard(hard))
         matrix = confusion(hard)                                   # (N, C, C)
+        if batch_ids is not None:
+            self._add_id_rows(xp, matrix, batch_ids, hard.dtype)
+            return self
         self._add(xp.sum(matrix, axis=0), hard.dtype)
         if self.per_image:
             c = counts_from_matrix(xp, matrix, hard.dtype)
             self._images.append(xp.stack([c.tp, c.fp, c.fn], axis=1))
         return self
+
+    def _check_ids(self, ids, n):
+        """``ids`` as a list of ``n`` Python ints, or None; a state takes ids always or never."""
+        if (ids is None) != (self._ids is None) and self.matrix is not None:
+            raise ValueError("ids must be given in every update of a state or in none; this state was updated "
+                             + ("with" if self._ids is not None else "without") + " ids")
+        if ids is None:
+            return None
+        values = P.to_numpy(ids) if (P.is_torch(ids) or P.is_numpy(ids)) else ids
+        try:
+            values = np.asarray(values)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"ids must be a sequence of integers, got {type(ids).__name__}") from err
+        if values.ndim != 1 or values.shape[0] != n or (n and not np.issubdtype(values.dtype, np.integer)):
+            raise ValueError(f"ids must be {n} integers (one per image of the batch), got "
+                             f"{values.dtype} of shape {values.shape}")
+        return [int(v) for v in values]
+
+    def _add_id_rows(self, xp, matrix, batch_ids, dtype):
+        """Keep the matrices of the ids not counted yet (the first of repeats within the batch)."""
+        keep, new = [], {}
+        for i, sample in enumerate(batch_ids):
+            if sample not in self._seen and sample not in new:
+                new[sample] = i
+                keep.append(i)
+        rows = xp.take(matrix, P.asarray_like(keep, matrix, dtype=xp.int64), axis=0)
+        self._add(xp.sum(rows, axis=0), dtype)          # first: it raises on a NumPy/torch mix
+        self._ids = (self._ids or []) + list(new)
+        self._seen.update(new)
+        self._id_rows.append(rows)
+
+    def _id_matrices(self):
+        xp = P.namespace(self._id_rows[0])
+        return xp.concat(self._id_rows, axis=0)
 
     def _add_guard(self, guard):
         if guard is not None:
@@ -116,11 +184,17 @@ class ConfusionState:
             raise ValueError("other must have the same num_classes, ignore_index, from_logits, threshold and "
                              "per_image as this state")
         if other.matrix is not None:
+            if self.matrix is not None and self.with_ids != other.with_ids:
+                raise ValueError("other must have been updated with ids if and only if this state was")
             if other._ndim is not None:
                 self._check_rank(other._ndim)
             self._add_guard(other._guard)
-            self._add(other.matrix, other._dtype)
-            self._images.extend(other._images)
+            if other.with_ids:
+                # the other's ids not counted here yet, with their matrices
+                self._add_id_rows(P.namespace(other.matrix), other._id_matrices(), other._ids, other._dtype)
+            else:
+                self._add(other.matrix, other._dtype)
+                self._images.extend(other._images)
         return self
 
     # -- distributed ------------------------------------------------------------
@@ -128,7 +202,9 @@ class ConfusionState:
     def sync(self, process_group=None) -> "ConfusionState":
         """The state summed over all ``torch.distributed`` processes of ``process_group`` (default:
         the world) as a new state; ``self`` when torch.distributed is not initialised.  Every
-        process of the group must call it (a collective)."""
+        process of the group must call it (a collective).  A small all_reduce first tells every
+        process whether ids were given; with ids, each id is counted once over all processes
+        (rows in rank order, the first occurrence kept)."""
         try:
             import torch
             import torch.distributed as dist
@@ -138,6 +214,8 @@ class ConfusionState:
             return self
         numpy_state = self.matrix is not None and not P.is_torch(self.matrix)
         device = self._comm_device(torch, dist, process_group)
+        if self._ids_anywhere(torch, dist, device, process_group):
+            return self._sync_ids(torch, dist, device, process_group, numpy_state)
         matrix = self._as_tensor(torch, self.matrix, (self.num_classes, self.num_classes), device)
         dist.all_reduce(matrix, group=process_group)
         out = ConfusionState(self.num_classes, per_image=self.per_image, **self.options)
@@ -148,6 +226,34 @@ class ConfusionState:
         if numpy_state:
             out.matrix = P.to_numpy(out.matrix)
             out._images = [P.to_numpy(a) for a in out._images]
+        return out
+
+    def _ids_anywhere(self, torch, dist, device, group):
+        """Whether any process's state holds ids (one small all_reduce: every rank must take the same path)."""
+        flags = torch.tensor([int(self.with_ids), int(self.matrix is not None and not self.with_ids)],
+                             dtype=torch.int64, device=device)
+        dist.all_reduce(flags, group=group)
+        if flags[0] and flags[1]:
+            raise ValueError("some processes updated their state with ids and some without; give ids everywhere")
+        return bool(flags[0])
+
+    def _sync_ids(self, torch, dist, device, group, numpy_state):
+        """All-gather every process's ids and per-id matrices; keep the first occurrence of each id."""
+        c = self.num_classes
+        if self._id_rows:
+            local = self._as_tensor(torch, self._id_matrices(), None, device)
+            ids = torch.tensor(self._ids, dtype=torch.int64, device=device)
+        else:
+            local = torch.zeros((0, c, c), dtype=torch.int64, device=device)
+            ids = torch.zeros((0,), dtype=torch.int64, device=device)
+        rows = _all_gather_rows(torch, dist, local, group)
+        all_ids = _all_gather_rows(torch, dist, ids, group)
+        out = ConfusionState(c, per_image=self.per_image, **self.options)
+        out._ndim, out._guard = self._ndim, self._guard   # the guard stays local: no extra collective
+        dtype = self._dtype if self._dtype is not None else torch.get_default_dtype()
+        if numpy_state:
+            rows = P.to_numpy(rows)
+        out._add_id_rows(P.namespace(rows), rows, [int(v) for v in all_ids.tolist()], dtype)
         return out
 
     def _comm_device(self, torch, dist, group=None):
@@ -186,6 +292,8 @@ class ConfusionState:
         if not self.per_image:
             raise ValueError(f"aggregate={aggregate!r} needs per-image counts; create the state with "
                              "per_image=True or use aggregate='dataset'")
+        if self.with_ids:   # the per-id matrices are kept: the full per-image counts
+            return replace(counts_from_matrix(xp, self._id_matrices(), self._dtype), spatial=rank)
         rows = xp.concat(self._images, axis=0)
         return replace(counts_from_tp_fp_fn(xp, rows[:, 0, :], rows[:, 1, :], rows[:, 2, :], self._dtype),
                        spatial=rank)
