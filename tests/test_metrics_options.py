@@ -248,7 +248,7 @@ def test_confusion_matrix_with_nan_scores_and_checks_off():
 
 
 def test_the_package_exports_every_public_metric_explicitly():
-    from segmath.metrics import agreement, calibration, confusion, overlap, rates
-    names = {n for m in (agreement, calibration, confusion, overlap, rates) for n in m.__all__}
+    from segmath.metrics import agreement, calibration, clinical, confusion, overlap, rates
+    names = {n for m in (agreement, calibration, clinical, confusion, overlap, rates) for n in m.__all__}
     assert set(segmath.metrics.__all__) == names | {"ConfusionState"}
     assert set(segmath.metrics.confusion.counts_metrics()) == names - set(calibration.__all__)
