@@ -180,9 +180,12 @@ def _cost_matrix(costs, c):
 def expected_cost(c, *, costs=None, normalize=False, aggregate="image", empty="skip"):
     r"""Expected cost of the decisions: the mean cost per pixel under a cost matrix.
 
-    .. math:: \mathrm{EC}_n = \sum_{i} \pi_{ni} \sum_j c_{ij} \frac{M_{nij}}{\sum_j M_{nij}}
-              = \frac{1}{n_n}\sum_{i,j} c_{ij} M_{nij}, \qquad
-              \mathrm{NEC}_n = \frac{\mathrm{EC}_n}{\min_j \sum_i \pi_{ni} c_{ij}}
+    .. math::
+        \begin{aligned}
+        \mathrm{EC}_n &= \sum_{i} \pi_{ni} \sum_j c_{ij} \frac{M_{nij}}{\sum_j M_{nij}}
+              = \frac{1}{n_n}\sum_{i,j} c_{ij} M_{nij},\\
+        \mathrm{NEC}_n &= \frac{\mathrm{EC}_n}{\min_j \sum_i \pi_{ni} c_{ij}}
+        \end{aligned}
 
     :math:`M_n` is the confusion matrix of image :math:`n` (rows target :math:`i`, columns
     prediction :math:`j`), :math:`\pi_{ni}` its empirical class frequencies and :math:`c_{ij}`
