@@ -12,8 +12,6 @@ on accelerators.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import warnings
 
 import numpy as np
@@ -21,35 +19,10 @@ import scipy.ndimage as ndi
 import torch
 
 import segmath
+from timing import run  # benchmarks/timing.py, beside this script
 from segmath.primitives.edt import cpu_backend
 
 warnings.filterwarnings("ignore")
-
-
-def sync(device):
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(fn, device):
-    sync(device)
-    t = time.perf_counter()
-    fn()
-    sync(device)
-    return time.perf_counter() - t
-
-
-def run(cases, rounds, device):
-    """cases: {row: {contender: fn}} -> {row: {contender: median seconds}}."""
-    for row in cases.values():                      # warm-up (lazy imports, tables, allocators)
-        for fn in row.values():
-            fn()
-    times = {r: {c: [] for c in row} for r, row in cases.items()}
-    for _ in range(rounds):
-        for r, row in cases.items():
-            for c, fn in row.items():
-                times[r][c].append(timed(fn, device))
-    return {r: {c: statistics.median(v) for c, v in row.items()} for r, row in times.items()}
 
 
 def spheres(n=128):

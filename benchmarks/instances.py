@@ -12,34 +12,12 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 
 import numpy as np
 import torch
 
 import segmath
-
-
-def sync(device):
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def run(cases, rounds, device):
-    for row in cases.values():
-        for fn in row.values():
-            fn()
-    times = {r: {c: [] for c in row} for r, row in cases.items()}
-    for _ in range(rounds):
-        for r, row in cases.items():
-            for c, fn in row.items():
-                sync(device)
-                t = time.perf_counter()
-                fn()
-                sync(device)
-                times[r][c].append(time.perf_counter() - t)
-    return {r: {c: statistics.median(v) for c, v in row.items()} for r, row in times.items()}
+from timing import run  # benchmarks/timing.py, beside this script
 
 
 def voronoi(shape, k, rng, background=0.1):

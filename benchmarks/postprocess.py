@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
 
 import numpy as np
 import torch
@@ -20,28 +18,7 @@ from skimage import data, transform
 from skimage.restoration import denoise_tv_chambolle
 
 import segmath
-
-
-def sync(device):
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def run(cases, rounds, device):
-    """cases: {row: {contender: fn}} -> {row: {contender: median seconds}}."""
-    for row in cases.values():
-        for fn in row.values():
-            fn()
-    times = {r: {c: [] for c in row} for r, row in cases.items()}
-    for _ in range(rounds):
-        for r, row in cases.items():
-            for c, fn in row.items():
-                sync(device)
-                t = time.perf_counter()
-                fn()
-                sync(device)
-                times[r][c].append(time.perf_counter() - t)
-    return {r: {c: statistics.median(v) for c, v in row.items()} for r, row in times.items()}
+from timing import run  # benchmarks/timing.py, beside this script
 
 
 def noisy_blocks(shape, seed=0):

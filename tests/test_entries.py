@@ -1,34 +1,21 @@
 """One source per entry: every loss has a SymPy form or a recorded reason, the displayed formula of an
 entry with a form is derived from it, and every chapter an entry names is a page of ``_toc.yml``."""
-from pathlib import Path
 
 import pytest
 import sympy as sp
-import yaml
 
 import segmath
 from segmath import symbolic as S
 from segmath.catalogue import Aggregate, NoForm, Pixel, register
+from tools import book as book_tool
 
-ROOT = Path(__file__).resolve().parents[1]
 ENTRIES = segmath.catalogue()
 LOSSES = segmath.catalogue("loss")
 
 
 def _toc_pages():
     """Docnames under book/ that _toc.yml lists, read now: other work adds chapters."""
-    found = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            found.extend(node[k] for k in ("root", "file") if isinstance(node.get(k), str))
-            node = list(node.values())
-        if isinstance(node, list):
-            for v in node:
-                if isinstance(v, (dict, list)):
-                    walk(v)
-    walk(yaml.safe_load((ROOT / "_toc.yml").read_text()))
-    return {f.removeprefix("book/") for f in found if f.startswith("book/")}
+    return {f.removeprefix("book/") for f in book_tool.toc_docs() if f.startswith("book/")}
 
 
 @pytest.mark.parametrize("entry", LOSSES, ids=[e.id for e in LOSSES])
