@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 
 from PIL import Image  # noqa: E402
 
-from segmath.teaching.widgets import imbalance, static, surrogate  # noqa: E402
+from segmath.teaching.widgets import imbalance, shapes, static, surrogate  # noqa: E402
 
 DPI = 30            # small frames: the tests check the mechanism, not the book's resolution
 
@@ -69,7 +69,9 @@ def test_player_is_self_contained_and_labelled(surrogate_player):
 
 def test_book_explorers_within_budget():
     # the book's own sweeps (as chapters 2 and 3 call them), at their default resolution
-    for make, sliders in ((static.surrogate_static, 1), (static.imbalance_static, 2)):
+    # (chapter 9: shapes_static)
+    for make, sliders in ((static.surrogate_static, 1), (static.imbalance_static, 2),
+                          (static.shapes_static, 1)):
         group = make()
         assert len(group.parts) == sliders
         assert 100_000 < group.nbytes <= static.MAX_BYTES, (make.__name__, group.nbytes)
@@ -105,3 +107,54 @@ def test_bad_arguments(kwargs, match):
     ex = imbalance.ImbalanceExplorer(pyplot=False)
     with pytest.raises(ValueError, match=match):
         static.StaticExplorer(ex, **kwargs)
+
+
+def _fresh_shape(**params):
+    # the figure drawn afresh by shapes.shape_figure, no sweep adapter or player involved
+    fig = shapes.shape_figure(dpi=DPI, **params)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float)
+
+
+@pytest.fixture(scope="module")
+def shapes_player():
+    ex = static._ShapeSweep("horse", DPI)
+    values = [0.0, 2.0, 5.0]
+    return ex, values, static.StaticExplorer(ex, "outlier", values, label="outlier radius (px)")
+
+
+def test_shapes_frames_show_the_figure_at_each_outlier_radius(shapes_player):
+    ex, values, player = shapes_player
+    frames = _frames(player.html)
+    assert len(frames) == len(values)
+    fresh = [_fresh_shape(outlier=v) for v in values]
+    assert frames[0].shape == fresh[0].shape
+    for k, frame in enumerate(frames):
+        dist = [np.abs(frame - f).mean() for f in fresh]
+        assert int(np.argmin(dist)) == k, dist
+        assert dist[k] < 0.25 * min(d for j, d in enumerate(dist) if j != k), dist
+    assert ex.state["outlier"] == 0 and ex.view.state.params["outlier"] == 0   # left as it was
+    assert "outlier radius (px) from 0 to 5" in player.html
+
+
+def test_shapes_static_sweeps_the_outlier_radius():
+    group = static.shapes_static(dpi=DPI, frames=4)
+    (part,) = group.parts
+    assert part.parameter == "outlier" and part.values == [0.0, 2.0, 4.0, 6.0]
+    assert len(_frames(part.html)) == 4
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    (dict(frames=1), ValueError, "frames"),
+    (dict(frames=2.5), ValueError, "frames"),
+    (dict(frames=True), ValueError, "frames"),
+    (dict(target="cat"), ValueError, "target"),
+])
+def test_shapes_static_bad_arguments(kwargs, err, match):
+    with pytest.raises(err, match=match):
+        static.shapes_static(dpi=DPI, **kwargs)
+
+
+def test_shapes_sweep_refuses_an_unknown_parameter():
+    with pytest.raises(ValueError, match="parameter"):
+        static.StaticExplorer(static._ShapeSweep("disk", DPI), "angle", [0.0, 1.0])

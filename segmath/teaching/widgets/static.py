@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["StaticExplorer", "static_explorer", "surrogate_static", "imbalance_static"]
+__all__ = ["StaticExplorer", "static_explorer", "surrogate_static", "imbalance_static", "shapes_static"]
 
 MAX_BYTES = 1_500_000     # the page-weight budget of one explorer (all its sliders together)
 
@@ -151,3 +151,28 @@ def imbalance_static(dpi: float = 80, frames: int = 15):
     ex = _figure_explorer(ImbalanceExplorer, dpi)
     return static_explorer(ex, [("foreground", np.geomspace(0.002, 0.5, frames), "foreground fraction π"),
                                 ("weight", np.geomspace(0.5, 100.0, frames), "class weight w₁/w₀")])
+
+
+class _ShapeSweep:
+    """A :class:`~segmath.teaching.widgets.shapes.ShapeView` with the ``state`` dict and partial
+    ``update`` that :class:`StaticExplorer` expects (the view's own ``update`` takes every parameter)."""
+
+    def __init__(self, target, dpi):
+        from .shapes import ShapeView
+        self.state = dict(dx=0.0, dy=0.0, scale=1.0, grow=0, outlier=0)
+        self.view = ShapeView(target=target, dpi=dpi, **self.state)
+        self.fig = self.view.fig
+
+    def update(self, **params):
+        self.state.update(params)
+        self.view.update(**self.state)
+
+
+def shapes_static(dpi: float = 80, frames: int = 13, target: str = "horse"):
+    """The boundary explorer of chapter 9 over the radius of a detached outlier disk (0 to 6 pixels,
+    from the exact prediction): Dice and IoU barely move, the Hausdorff distance jumps to the outlier's
+    distance at the first pixel, and HD95 stays small until the outlier holds enough of the boundary."""
+    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 2:
+        raise ValueError(f"frames must be an integer >= 2, got {frames!r}")
+    ex = _ShapeSweep(target, dpi)
+    return static_explorer(ex, [("outlier", np.linspace(0.0, 6.0, frames), "outlier radius (px)")])
