@@ -66,27 +66,6 @@ def _prepare(input, target, background, max_id):
     return xp, x, ids, fg, max_id + 1
 
 
-def _seg_sum(values, ids, k):
-    """out[n, ..., j] = sum_s values[n, ..., s] [ids[n, s] == j] for values (N, S) or (N, F, S)."""
-    if P.is_torch(values):
-        import torch
-        index = ids if values.ndim == 2 else ids[:, None, :].expand(values.shape)
-        out = torch.zeros(values.shape[:-1] + (k,), dtype=values.dtype, device=values.device)
-        return out.scatter_add(values.ndim - 1, index, values)
-    lead = int(np.prod(values.shape[:-1]))
-    rows = np.arange(lead).reshape(values.shape[:-1])[..., None] * k
-    index = (np.broadcast_to(ids if values.ndim == 2 else ids[:, None, :], values.shape) + rows).ravel()
-    out = np.bincount(index, weights=values.ravel(), minlength=lead * k)
-    return out.reshape(values.shape[:-1] + (k,)).astype(values.dtype, copy=False)
-
-
-def _gather(mu, ids):
-    """mu[n, :, ids[n, s]] -> (N, F, S)."""
-    if P.is_torch(mu):
-        return mu.gather(2, ids[:, None, :].expand(mu.shape[0], mu.shape[1], ids.shape[1]))
-    return np.take_along_axis(mu, ids[:, None, :], axis=2)
-
-
 def _norm(xp, sq):
     """sqrt of non-negative squared norms, with a zero gradient at exactly 0 (NaN kept)."""
     sq = clip_negative(xp, sq)
@@ -96,8 +75,8 @@ def _norm(xp, sq):
 
 def _centres(xp, x, ids, fg, k):
     """Instance sizes (N, K), centres (N, F, K), presence (N, K) float."""
-    cnt = _seg_sum(fg, ids, k)
-    mu = safe_divide(xp, _seg_sum(x * fg[:, None, :], ids, k), cnt[:, None, :])
+    cnt = P.class_sums(fg, ids, k)
+    mu = safe_divide(xp, P.class_sums(x * fg[:, None, :], ids, k), cnt[:, None, :])
     return cnt, mu, xp.astype(cnt > 0, x.dtype)
 
 
@@ -192,10 +171,10 @@ def discriminative(input, target, *, delta_v=0.5, delta_d=1.5, alpha=1.0, beta=1
     xp, x, ids, fg, k = _prepare(input, target, background, max_id)
     cnt, mu, present = _centres(xp, x, ids, fg, k)
     c = xp.sum(present, axis=1)
-    d = _norm(xp, xp.sum((_gather(mu, ids) - x) ** 2, axis=1))
+    d = _norm(xp, xp.sum((P.take_along(mu, ids[:, None, :], axis=2) - x) ** 2, axis=1))
     hinge = clip_negative(xp, d - delta_v) ** 2 * fg
     if variance == "instance":
-        l_var = safe_divide(xp, xp.sum(safe_divide(xp, _seg_sum(hinge, ids, k), cnt), axis=1), c)
+        l_var = safe_divide(xp, xp.sum(safe_divide(xp, P.class_sums(hinge, ids, k), cnt), axis=1), c)
     else:
         l_var = safe_divide(xp, xp.sum(hinge, axis=1), xp.sum(fg, axis=1))
     dd = _norm(xp, xp.sum((mu[:, :, :, None] - mu[:, :, None, :]) ** 2, axis=1))
@@ -338,7 +317,7 @@ def _sample(xp, x, ids, fg, cnt, k, samples, seed):
     pos = xp.astype(xp.where(valid > 0, start[:, :, None] + offs[None, None, :], xp.zeros_like(valid)), xp.int64)
     pix = P.take_along(order, xp.reshape(pos, (n, k * samples)), axis=1)
     labels = xp.reshape(xp.broadcast_to(xp.arange(k, device=P.device(x))[:, None], (k, samples)), (k * samples,))
-    return _gather(x, pix), labels, xp.reshape(valid, (n, k * samples))
+    return P.take_along(x, pix[:, None, :], axis=2), labels, xp.reshape(valid, (n, k * samples))
 
 
 _DIRECT_PAIRS = 2 ** 24   # elements of the (N, F, P, P) difference tensor below which it is formed
@@ -397,14 +376,14 @@ def pairwise_similarity(input, target, *, samples=10, seed=0, background=0, max_
     check_scalar(seed, "seed", low=0, integer=True)
     check_reduction(reduction)
     xp, x, ids, fg, k = _prepare(input, target, background, max_id)
-    cnt = _seg_sum(fg, ids, k)
+    cnt = P.class_sums(fg, ids, k)
     if samples == "all":
         e, lab, valid = x, ids, fg
-        size = _gather(cnt[:, None, :], ids)[:, 0, :]
+        size = P.take_along(cnt, ids, axis=1)
     else:
         e, slots, valid = _sample(xp, x, ids, fg, cnt, k, samples, seed)
         lab = xp.broadcast_to(slots[None, :], valid.shape)
-        size = _gather(xp.minimum(cnt, xp.full_like(cnt, float(samples)))[:, None, :], lab)[:, 0, :]
+        size = P.take_along(xp.minimum(cnt, xp.full_like(cnt, float(samples))), lab, axis=1)
     d2 = _pair_sq(xp, e)
     same = lab[:, :, None] == lab[:, None, :]
     w = safe_divide(xp, valid, size)
@@ -550,7 +529,7 @@ def spatial_embedding(input, target, *, w_inst=1.0, w_var=10.0, w_seed=1.0, pixe
     emb = _grid(xp, spatial, float(pixel_size), x)[None] + xp.tanh(x[:, :d])       # (N, D, S)
     s, seed = x[:, d], P.sigmoid(x[:, d + 1])
     cnt, centre, present = _centres(xp, emb, ids, fg, k)
-    s_mean = safe_divide(xp, _seg_sum(s * fg, ids, k), cnt)                          # (N, K)
+    s_mean = safe_divide(xp, P.class_sums(s * fg, ids, k), cnt)                          # (N, K)
     sq = xp.sum((emb[:, :, None, :] - centre[:, :, :, None]) ** 2, axis=1)          # (N, K, S)
     phi = xp.exp(-0.5 * sq * xp.exp(-2.0 * s_mean)[:, :, None])
     slots = xp.arange(k, device=P.device(ids))
@@ -559,8 +538,8 @@ def spatial_embedding(input, target, *, w_inst=1.0, w_var=10.0, w_seed=1.0, pixe
     n, sz = ids.shape
     from ..primitives.sorting import lovasz_jaccard
     l_inst = xp.reshape(lovasz_jaccard(xp.reshape(margin, (n * k, sz)), xp.reshape(inside, (n * k, sz))), (n, k))
-    dev = (s - _gather(stop(s_mean)[:, None, :], ids)[:, 0, :]) ** 2 * fg
-    l_var = safe_divide(xp, _seg_sum(dev, ids, k), cnt)
+    dev = (s - P.take_along(stop(s_mean), ids, axis=1)) ** 2 * fg
+    l_var = safe_divide(xp, P.class_sums(dev, ids, k), cnt)
     own = stop(xp.sum(phi * inside, axis=1))                                         # phi of the own instance
     l_seed = xp.sum(fg * (seed - own) ** 2 + (1.0 - fg) * seed ** 2, axis=1) / sz
     c = xp.sum(present, axis=1)

@@ -27,7 +27,7 @@ from .. import primitives as P
 from ..catalogue import NoForm, register
 from ..losses import topk_cross_entropy
 from ..validation import check_array, check_reduction, check_scalar
-from .losses import _gather, _grid, _reduce
+from .losses import _grid, _reduce
 
 __all__ = ["offset_uncertainty"]
 
@@ -60,7 +60,7 @@ def interpolate(values, pos, spatial):
         weight = 1.0
         for a, b in enumerate(corner):
             weight = weight * (frac[a] if b else 1.0 - frac[a])
-        out = out + _gather(values, index) * weight[:, None, :]
+        out = out + P.take_along(values, index[:, None, :], axis=2) * weight[:, None, :]
     return out
 
 

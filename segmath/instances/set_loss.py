@@ -26,7 +26,7 @@ from .. import primitives as P
 from ..catalogue import NoForm, register
 from ..numerics import safe_divide
 from ..validation import check_array, check_reduction, check_same_kind, check_scalar, value_checks_enabled
-from .losses import _prepare, _reduce, _seg_sum
+from .losses import _prepare, _reduce
 
 __all__ = ["mask_classification"]
 
@@ -109,7 +109,7 @@ def mask_classification(input, target, *, class_logits, labels, w_class=2.0, w_m
     n, q = x.shape[:2]
     slots = xp.arange(k, device=P.device(ids))
     inside = xp.astype(ids[:, None, :] == slots[None, :, None], x.dtype) * fg[:, None, :]    # (N, K, S)
-    cnt = _seg_sum(fg, ids, k)
+    cnt = P.class_sums(fg, ids, k)
     present = cnt > 0
     bce, dice = _pair_costs(xp, x, inside, cnt)
     cl = xp.astype(class_logits, x.dtype)

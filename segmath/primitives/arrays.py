@@ -119,19 +119,22 @@ def gather_class(x, labels):
 
 
 def class_sums(values, labels, num_classes):
-    """Per-image, per-class sums: out[n, c] = sum_s values[n, s] * [labels[n, s] == c].
+    """Per-image, per-class sums: out[n, ..., c] = sum_s values[n, ..., s] * [labels[n, s] == c].
 
-    ``values`` (N, S) float, ``labels`` (N, S) int in [0, num_classes).  Differentiable
-    in ``values`` on torch (scatter-add), bincount on NumPy.
+    ``values`` (N, S) or (N, F, S) float, ``labels`` (N, S) int in [0, num_classes); the result is
+    (N, num_classes) or (N, F, num_classes).  Differentiable in ``values`` on torch (scatter-add),
+    bincount on NumPy.
     """
-    n = labels.shape[0]
+    lead = tuple(values.shape[:-1])
+    index = labels if values.ndim == 2 else labels[:, None, :]
     if is_torch(values):
         torch = _torch()
-        out = torch.zeros((n, num_classes), dtype=values.dtype, device=values.device)
-        return out.scatter_add(1, labels, values)
-    offsets = (np.arange(n) * num_classes)[:, None]
-    flat = np.bincount((labels + offsets).ravel(), weights=values.ravel(), minlength=n * num_classes)
-    return flat.reshape(n, num_classes).astype(values.dtype, copy=False)
+        out = torch.zeros(lead + (num_classes,), dtype=values.dtype, device=values.device)
+        return out.scatter_add(values.ndim - 1, index.expand(values.shape), values)
+    rows = np.arange(int(np.prod(lead))).reshape(lead)[..., None] * num_classes
+    flat = np.bincount((np.broadcast_to(index, values.shape) + rows).ravel(), weights=values.ravel(),
+                       minlength=int(np.prod(lead)) * num_classes)
+    return flat.reshape(lead + (num_classes,)).astype(values.dtype, copy=False)
 
 
 def bincount(x, minlength):
