@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 import segmath
 from segmath.evaluate import CaseResult, CaseTable, SurfaceState
+from oracles.distributed import run_ranks
 
 METRICS = ("hausdorff", "hd95", "assd", "nsd", "boundary_iou")
 
@@ -92,30 +92,25 @@ def _case_result(i):
     return CaseResult(f"c{i}", [[i / 3.0, 1.0 - i / 7.0]])
 
 
-def _gloo_worker(rank, world, init_file, out_dir):
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
-        p, y = batch(3, n=5)
-        # DistributedSampler with 5 cases and 2 ranks: rank 0 gets 0, 2, 4; rank 1 gets 1, 3 and 0 (padding)
-        mine = [0, 2, 4] if rank == 0 else [1, 3, 0]
-        state = SurfaceState(("hd95", "nsd"), num_classes=3).update(p[mine], y[mine], ids=mine)
-        synced = state.sync()
-        assert len(state) == 3 and len(synced) == 5
-        table = CaseTable(("a", "b"), ("1",))
-        for i in mine:
-            table.add(_case_result(i))
-        merged = table.sync()
-        np.save(f"{out_dir}/rank{rank}.npy", np.concatenate([synced.compute("hd95", "none").ravel(),
-                                                             synced.compute("nsd", "none").ravel()]))
-        with open(f"{out_dir}/rank{rank}.csv", "w") as fh:
-            fh.write(merged.to_csv())
-    finally:
-        dist.destroy_process_group()
+def _gloo_worker(rank, world, out_dir):
+    p, y = batch(3, n=5)
+    # DistributedSampler with 5 cases and 2 ranks: rank 0 gets 0, 2, 4; rank 1 gets 1, 3 and 0 (padding)
+    mine = [0, 2, 4] if rank == 0 else [1, 3, 0]
+    state = SurfaceState(("hd95", "nsd"), num_classes=3).update(p[mine], y[mine], ids=mine)
+    synced = state.sync()
+    assert len(state) == 3 and len(synced) == 5
+    table = CaseTable(("a", "b"), ("1",))
+    for i in mine:
+        table.add(_case_result(i))
+    merged = table.sync()
+    np.save(f"{out_dir}/rank{rank}.npy", np.concatenate([synced.compute("hd95", "none").ravel(),
+                                                         synced.compute("nsd", "none").ravel()]))
+    with open(f"{out_dir}/rank{rank}.csv", "w") as fh:
+        fh.write(merged.to_csv())
 
 
 def test_sync_over_two_gloo_processes_counts_padding_once(tmp_path):
-    mp.start_processes(_gloo_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True,
-                       start_method="fork")
+    run_ranks(_gloo_worker, 2, tmp_path)
     p, y = batch(3, n=5)
     expected = np.concatenate([one_shot(p, y, "hd95").ravel(), one_shot(p, y, "nsd").ravel()])
     table = CaseTable(("a", "b"), ("1",))
@@ -126,28 +121,23 @@ def test_sync_over_two_gloo_processes_counts_padding_once(tmp_path):
         assert (tmp_path / f"rank{rank}.csv").read_text() == table.to_csv()
 
 
-def _group_worker(rank, world, init_file, out_dir):
+def _group_worker(rank, world, out_dir):
     from segmath.metrics import ConfusionState
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
-        group = dist.new_group([0, 1])                 # every rank takes part in creating the group
-        p, y = batch(6, n=6)
-        mine = slice(2 * rank, 2 * rank + 2)
-        if rank in (0, 1):                            # rank 2 is not in the group and does not sync
-            confusion = ConfusionState(3).update(p[mine], y[mine]).sync(process_group=group)
-            surface = SurfaceState(("hd95",), num_classes=3).update(p[mine], y[mine], ids=[2 * rank, 2 * rank + 1])
-            surface = surface.sync(process_group=group)
-            np.save(f"{out_dir}/rank{rank}.npy", np.concatenate([
-                [float(confusion.compute("mean_iou")), float(confusion.compute("mean_iou", aggregate="dataset"))],
-                surface.compute("hd95", "none").ravel()]))
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()
+    group = dist.new_group([0, 1])                 # every rank takes part in creating the group
+    p, y = batch(6, n=6)
+    mine = slice(2 * rank, 2 * rank + 2)
+    if rank in (0, 1):                            # rank 2 is not in the group and does not sync
+        confusion = ConfusionState(3).update(p[mine], y[mine]).sync(process_group=group)
+        surface = SurfaceState(("hd95",), num_classes=3).update(p[mine], y[mine], ids=[2 * rank, 2 * rank + 1])
+        surface = surface.sync(process_group=group)
+        np.save(f"{out_dir}/rank{rank}.npy", np.concatenate([
+            [float(confusion.compute("mean_iou")), float(confusion.compute("mean_iou", aggregate="dataset"))],
+            surface.compute("hd95", "none").ravel()]))
+    dist.barrier()
 
 
 def test_sync_over_a_process_group_leaves_other_ranks_out(tmp_path):
-    mp.start_processes(_group_worker, args=(3, str(tmp_path / "init"), str(tmp_path)), nprocs=3, join=True,
-                       start_method="fork")
+    run_ranks(_group_worker, 3, tmp_path)
     p, y = batch(6, n=6)
     p, y = p[:4], y[:4]                                # ranks 0 and 1 only
     expected = [float(segmath.mean_iou(p, y, num_classes=3)),

@@ -2,13 +2,12 @@
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassJaccardIndex
 
 import segmath
 from segmath.torchmetrics import ConfusionMetric, SurfaceMetric
+from oracles.distributed import run_ranks
 
 
 def data(seed=0, n=6, c=3, shape=(12, 14)):
@@ -71,25 +70,20 @@ def test_bad_arguments_are_named():
         ConfusionMetric("mean_iou", num_classes=3).update(x, y, ids=[1, 2])
 
 
-def _ddp_worker(rank, world, init_file, out_dir):
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
-        x, y = data(4, n=5)
-        mine = [0, 2, 4] if rank == 0 else [1, 3, 0]    # DistributedSampler: 5 images, 2 ranks, 0 padded
-        results = []
-        for metric in (ConfusionMetric("mean_iou", num_classes=3, aggregate="image"),
-                       ConfusionMetric("mean_iou", num_classes=3, aggregate="dataset"),
-                       SurfaceMetric("hd95", num_classes=3)):
-            metric.update(x[mine], y[mine], ids=mine)
-            results.append(float(metric.compute()))     # torchmetrics syncs the states over the group
-        np.save(f"{out_dir}/rank{rank}.npy", np.array(results))
-    finally:
-        dist.destroy_process_group()
+def _ddp_worker(rank, world, out_dir):
+    x, y = data(4, n=5)
+    mine = [0, 2, 4] if rank == 0 else [1, 3, 0]    # DistributedSampler: 5 images, 2 ranks, 0 padded
+    results = []
+    for metric in (ConfusionMetric("mean_iou", num_classes=3, aggregate="image"),
+                   ConfusionMetric("mean_iou", num_classes=3, aggregate="dataset"),
+                   SurfaceMetric("hd95", num_classes=3)):
+        metric.update(x[mine], y[mine], ids=mine)
+        results.append(float(metric.compute()))     # torchmetrics syncs the states over the group
+    np.save(f"{out_dir}/rank{rank}.npy", np.array(results))
 
 
 def test_two_gloo_processes_equal_one_shot_with_padding_counted_once(tmp_path):
-    mp.start_processes(_ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True,
-                       start_method="fork")
+    run_ranks(_ddp_worker, 2, tmp_path)
     x, y = data(4, n=5)
     xn, yn = x.numpy(), y.numpy()
     expected = [segmath.mean_iou(xn, yn), segmath.mean_iou(xn, yn, aggregate="dataset"), segmath.hd95(xn, yn)]

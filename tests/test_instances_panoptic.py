@@ -213,15 +213,20 @@ def test_streaming_state_equals_one_shot_and_merges():
         a.merge(PanopticState(things=(1, 2), stuffs=(3, 4)))
 
 
-def test_state_sync_gathers_over_a_process_group(tmp_path):
-    import torch.distributed as dist
+def _sync_worker(rank, world, out_dir):
     from segmath.instances import PanopticState
-    rng = np.random.default_rng(6)
-    p, t = random_panoptic(rng)
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
-    try:
-        s = PanopticState(things=(1, 2), stuffs=(3, 4)).update(p, t).sync()
-    finally:
-        dist.destroy_process_group()
+    p, t = random_panoptic(np.random.default_rng(6), n=5)
+    mine = [0, 2, 4] if rank == 0 else [1, 3]                   # uneven shares of 5 images
+    s = PanopticState(things=(1, 2), stuffs=(3, 4)).update(p[mine], t[mine]).sync()
+    np.save(f"{out_dir}/rank{rank}.npy", np.array([s.images] + [float(s.compute()[k]) for k in ("pq", "sq", "rq")]))
+
+
+def test_state_sync_gathers_over_two_processes(tmp_path):
+    from oracles.distributed import run_ranks
+    run_ranks(_sync_worker, 2, tmp_path)
+    p, t = random_panoptic(np.random.default_rng(6), n=5)
     ref = segmath.panoptic_quality(p, t, things=(1, 2), stuffs=(3, 4))
-    assert s.images == 3 and float(s.compute()["pq"]) == pytest.approx(float(ref["pq"]), rel=1e-12)
+    for rank in range(2):
+        got = np.load(tmp_path / f"rank{rank}.npy")
+        assert got[0] == 5
+        np.testing.assert_allclose(got[1:], [float(ref[k]) for k in ("pq", "sq", "rq")], rtol=1e-12)

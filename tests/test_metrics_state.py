@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 import segmath
 from segmath import primitives as P
 from conftest import to_torch
 from segmath.metrics import ConfusionState
 from segmath.metrics.confusion import counts_metrics
+from oracles.distributed import run_ranks
 
 
 def make_case(*args, **kwargs):
@@ -144,32 +144,27 @@ def test_sync_is_a_no_op_without_a_process_group():
     assert state.sync() is state
 
 
-def _ddp_worker(rank, world, init_file, out_dir):
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
-        x, y = _ddp_case()
-        mine = slice(0, 2) if rank == 0 else slice(2, 5)        # uneven shares: 2 and 3 images
-        results = []
-        for backend in ("numpy", "torch"):
-            xs, ys = x[mine], y[mine]
-            if backend == "torch":
-                xs, ys = to_torch((xs, ys))
-            state = ConfusionState(4, ignore_index=255).update(xs, ys)
-            synced = state.sync()
-            assert synced is not state
-            assert int(np.asarray(state.matrix).sum()) == int((ys != 255).sum())   # the local state is untouched
-            assert P.is_torch(synced.matrix) == (backend == "torch")
-            results += [float(synced.compute("mean_iou", aggregate=a)) for a in ("image", "dataset")]
-            results.append(float(synced.compute("mcc", aggregate="image")))
-        np.save(f"{out_dir}/rank{rank}.npy", np.array(results))
-    finally:
-        dist.destroy_process_group()
+def _ddp_worker(rank, world, out_dir):
+    x, y = _ddp_case()
+    mine = slice(0, 2) if rank == 0 else slice(2, 5)        # uneven shares: 2 and 3 images
+    results = []
+    for backend in ("numpy", "torch"):
+        xs, ys = x[mine], y[mine]
+        if backend == "torch":
+            xs, ys = to_torch((xs, ys))
+        state = ConfusionState(4, ignore_index=255).update(xs, ys)
+        synced = state.sync()
+        assert synced is not state
+        assert int(np.asarray(state.matrix).sum()) == int((ys != 255).sum())   # the local state is untouched
+        assert P.is_torch(synced.matrix) == (backend == "torch")
+        results += [float(synced.compute("mean_iou", aggregate=a)) for a in ("image", "dataset")]
+        results.append(float(synced.compute("mcc", aggregate="image")))
+    np.save(f"{out_dir}/rank{rank}.npy", np.array(results))
 
 
 def test_sync_over_two_processes_equals_one_shot(tmp_path):
     # fork: the workers inherit the imported modules (spawn would re-import torch in each)
-    mp.start_processes(_ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True,
-                       start_method="fork")
+    run_ranks(_ddp_worker, 2, tmp_path)
     x, y = _ddp_case()
     ref = [segmath.mean_iou(x, y, ignore_index=255), segmath.mean_iou(x, y, ignore_index=255, aggregate="dataset"),
            segmath.mcc(x, y, ignore_index=255)] * 2

@@ -4,13 +4,12 @@ import pickle
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch.utils.data import DistributedSampler
 
 import segmath
 from conftest import to_torch
 from segmath.metrics import ConfusionState
+from oracles.distributed import run_ranks
 
 OPTIONS = {"iou": {"average": "none"}, "mean_iou": {}, "recall": {"average": "micro"}, "mcc": {},
            "youden_index": {}, "cohen_kappa": {}}
@@ -102,37 +101,32 @@ def test_id_errors():
     assert state.ids == [0, 1]                               # a refused update changes nothing
 
 
-def _ddp_worker(rank, world, init_file, out_dir):
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
-        x, y = _case()
-        # 5 samples over 2 ranks: the sampler pads rank 1 with sample 0 (3 each)
-        mine = list(DistributedSampler(range(5), num_replicas=world, rank=rank, shuffle=False))
-        out = {"mine": np.array(mine)}
-        for backend in ("numpy", "torch"):
-            xs, ys = x[mine], y[mine]
-            if backend == "torch":
-                xs, ys = to_torch((xs, ys))
-            state = ConfusionState(4, ignore_index=255)
-            for lo in range(0, len(mine), 2):                 # batches of 2, then 1
-                state.update(xs[lo:lo + 2], ys[lo:lo + 2], ids=mine[lo:lo + 2])
-            synced = state.sync()
-            out[f"{backend}_ids"] = np.array(synced.ids)
-            out[f"{backend}_matrix"] = np.asarray(synced.matrix)
-            for name, options in OPTIONS.items():
-                for aggregate in ("image", "dataset", "none"):
-                    out[f"{backend}_{name}_{aggregate}"] = np.asarray(
-                        synced.compute(name, aggregate=aggregate, **options))
-            plain = ConfusionState(4, ignore_index=255).update(xs, ys).sync()
-            out[f"{backend}_plain_total"] = np.asarray(plain.matrix).sum()
-        np.savez(f"{out_dir}/rank{rank}.npz", **out)
-    finally:
-        dist.destroy_process_group()
+def _ddp_worker(rank, world, out_dir):
+    x, y = _case()
+    # 5 samples over 2 ranks: the sampler pads rank 1 with sample 0 (3 each)
+    mine = list(DistributedSampler(range(5), num_replicas=world, rank=rank, shuffle=False))
+    out = {"mine": np.array(mine)}
+    for backend in ("numpy", "torch"):
+        xs, ys = x[mine], y[mine]
+        if backend == "torch":
+            xs, ys = to_torch((xs, ys))
+        state = ConfusionState(4, ignore_index=255)
+        for lo in range(0, len(mine), 2):                 # batches of 2, then 1
+            state.update(xs[lo:lo + 2], ys[lo:lo + 2], ids=mine[lo:lo + 2])
+        synced = state.sync()
+        out[f"{backend}_ids"] = np.array(synced.ids)
+        out[f"{backend}_matrix"] = np.asarray(synced.matrix)
+        for name, options in OPTIONS.items():
+            for aggregate in ("image", "dataset", "none"):
+                out[f"{backend}_{name}_{aggregate}"] = np.asarray(
+                    synced.compute(name, aggregate=aggregate, **options))
+        plain = ConfusionState(4, ignore_index=255).update(xs, ys).sync()
+        out[f"{backend}_plain_total"] = np.asarray(plain.matrix).sum()
+    np.savez(f"{out_dir}/rank{rank}.npz", **out)
 
 
 def test_two_process_sync_counts_the_padding_once(tmp_path):
-    mp.start_processes(_ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True,
-                       start_method="fork")
+    run_ranks(_ddp_worker, 2, tmp_path)
     x, y = _case()
     counted = int((y != 255).sum())
     for rank in range(2):
