@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from .. import primitives as P
 
@@ -47,7 +46,6 @@ class Lattice:
     def __init__(self, features, batch=None):
         xp = P.namespace(features)
         self.xp = xp
-        self.torch = P.is_torch(features)
         feats = P.detach(features)
         n, d = feats.shape
         self.n, self.d = n, d
@@ -63,30 +61,16 @@ class Lattice:
         self.neighbours = [xp.concat([_find(xp, table, table + s * delta, self.m), tail])
                            for delta in self._neighbour_delta for s in (1, -1)]
         self.scale = math.sqrt(d + 1) * (4.0 * math.pi / 3.0) ** (d / 2)
-        if not self.torch:
-            self._splat_matrix = _sparse_splat(self.vertex, self.weight, self.m)
+        self._splat = P.WeightedScatter(self.vertex, self.weight, self.m + 1)  # row m is never written
 
     def filter(self, values):
         """Approximately :math:`\\sum_j \\exp(-\\frac12 \\|f_i - f_j\\|^2) v_j` for ``values (n, C)``."""
-        lat = self._splat(values)                                        # (m + 1, C), row m stays 0
+        xp = self.xp
+        lat = self._splat.scatter(values)                                # (m + 1, C), row m stays 0
         for j in range(self.d + 1):
             up, down = self.neighbours[2 * j], self.neighbours[2 * j + 1]
-            lat = 0.5 * lat + 0.25 * (_rows(lat, up) + _rows(lat, down))
-        return self.scale * self._slice(lat)
-
-    def _splat(self, values):
-        if self.torch:
-            c = values.shape[1]
-            contrib = self.weight[:, :, None] * values[:, None, :]       # (n, d+1, C)
-            out = values.new_zeros((self.m + 1, c))
-            return out.index_add(0, self.vertex.reshape(-1), contrib.reshape(-1, c))
-        return np.asarray(self._splat_matrix @ values)
-
-    def _slice(self, lat):
-        if self.torch:
-            picked = lat.index_select(0, self.vertex.reshape(-1)).reshape(self.n, self.d + 1, -1)
-            return (picked * self.weight[:, :, None]).sum(1)
-        return np.asarray(self._splat_matrix.T @ lat)
+            lat = 0.5 * lat + 0.25 * (xp.take(lat, up, axis=0) + xp.take(lat, down, axis=0))
+        return self.scale * self._splat.gather(lat)
 
 
 def _enclosing_simplex(xp, feats):
@@ -174,19 +158,3 @@ def _find(xp, table, codes, m):
     pos = xp.clip(pos, 0, m - 1) if hasattr(xp, "clip") else xp.minimum(pos, m - 1)
     hit = xp.take(table, pos) == codes
     return xp.where(hit, pos, xp.full_like(pos, m))
-
-
-def _sparse_splat(vertex, weight, m):
-    """The splat as a SciPy CSR matrix (m, n): one sparse product per filter on NumPy."""
-    import scipy.sparse as sp
-    n, k = vertex.shape
-    rows = np.asarray(vertex).ravel()
-    cols = np.repeat(np.arange(n), k)
-    return sp.csr_matrix((np.asarray(weight).ravel(), (rows, cols)), shape=(m + 1, n))
-
-
-def _rows(x, index):
-    """``x[index]`` along axis 0 (torch's index_select; NumPy's take)."""
-    if P.is_torch(x):
-        return x.index_select(0, index)
-    return np.take(x, index, axis=0)

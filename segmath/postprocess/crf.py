@@ -242,29 +242,7 @@ class _SeparableGaussian:
             self.taps.append(xp.exp(-0.5 * i * i))
 
     def __call__(self, q):
-        return _correlate_separable(q, self.taps)
-
-
-def _correlate_separable(q, taps):
-    """Correlate the trailing spatial axes of ``q (N, C, *spatial)`` with one symmetric 1-D filter each."""
-    shape = tuple(q.shape)
-    nd = len(taps)
-    if P.is_torch(q):
-        import torch.nn.functional as F
-        conv = (F.conv1d, F.conv2d, F.conv3d)[nd - 1]
-        planes = shape[0] * shape[1]
-        x = q.reshape((1, planes) + shape[2:])           # depthwise: one group per (image, class) plane
-        for k, t in enumerate(taps):
-            view = [1] * nd
-            view[k] = t.shape[0]
-            pad = [0] * nd
-            pad[k] = (t.shape[0] - 1) // 2
-            x = conv(x, t.reshape([1, 1] + view).expand([planes, 1] + view), padding=tuple(pad), groups=planes)
-        return x.reshape(shape)
-    from scipy.ndimage import correlate1d
-    for k, t in enumerate(taps):
-        q = correlate1d(q, t, axis=2 + k, mode="constant", cval=0.0)
-    return q
+        return P.correlate_separable(q, self.taps)
 
 
 class _DenseKernel:

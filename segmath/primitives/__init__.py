@@ -11,10 +11,11 @@ through the array API is ~5x slower than ``torch.nn.functional.softmax`` on a
 from .arrays import (namespace, device, is_torch, is_numpy, asarray_like, to_numpy, softmax,
     log_softmax, sigmoid, log_sigmoid, softplus, gather_class, class_sums, bincount, one_hot,
     sort_desc, take_along, float_dtype, detach, ce_from_logits, bce_from_logits, minmax, pad_spatial)
+from .filters import WeightedScatter, correlate_separable
 
 __all__ = [
     "namespace", "device", "is_torch", "is_numpy", "asarray_like", "to_numpy", "softmax",
     "log_softmax", "sigmoid", "log_sigmoid", "softplus", "gather_class", "class_sums", "bincount",
     "one_hot", "sort_desc", "take_along", "float_dtype", "detach", "ce_from_logits", "bce_from_logits",
-    "minmax", "pad_spatial",
+    "minmax", "pad_spatial", "WeightedScatter", "correlate_separable",
 ]
