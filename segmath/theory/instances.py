@@ -24,6 +24,32 @@ def _set_iou(a, b):
     return len(a & b) / len(a | b)
 
 
+def _all_pair_partners(n=5, labels=4, void=None):
+    """Every pair of label maps on ``n`` pixels with ids ``0..labels-1`` (0 background), enumerated.
+
+    Returns ``(iou, n_pairs)``: ``iou`` ``(M, M, L, L)`` with ``iou[a, b, i, j]`` the IoU of segment ``i + 1``
+    of map ``a`` (prediction) and segment ``j + 1`` of map ``b`` (reference), NaN where a segment is absent.
+    With ``void`` (an id of the reference), the reference's void pixels count in no segment and the union
+    leaves out the prediction's pixels on them (panopticapi).
+    """
+    import itertools
+    maps = np.array(list(itertools.product(range(labels), repeat=n)), np.int64)       # (M, n)
+    onehot = (maps[:, :, None] == np.arange(1, labels)[None, None, :]).astype(np.int16)  # (M, n, L)
+    ref = onehot.copy()
+    on_void = np.zeros((len(maps), len(maps), labels - 1), np.int16)
+    if void is not None:
+        ref[:, :, void - 1] = 0
+        vmask = (maps == void).astype(np.int16)                                        # reference void
+        on_void = np.einsum("anl,bn->abl", onehot, vmask)                               # |p on void of b|
+    inter = np.einsum("ani,bnj->abij", onehot, ref)
+    pa, ga = onehot.sum(1), ref.sum(1)
+    union = pa[:, None, :, None] + ga[None, :, None, :] - inter - on_void[..., None]
+    exists = (pa[:, None, :, None] > 0) & (ga[None, :, None, :] > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(exists, inter / np.where(union > 0, union, 1), np.nan)
+    return iou, len(maps) ** 2
+
+
 def _segments(cat, ids):
     """{(category, id): set of flat pixel indices}."""
     out = {}
@@ -33,11 +59,14 @@ def _segments(cat, ids):
 
 
 def verify_pq_sq_rq(seed=0, cases=60):
-    r"""S25: per category PQ = SQ x RQ, RQ is the detection F1 :math:`2TP/(2TP+FP+FN)`, and
-    :func:`segmath.panoptic_quality` equals a set-based brute force; averaging over categories breaks the
-    product (the mean of PQ is not mean SQ x mean RQ), which is why PQ is reported per category first.
+    r"""S25: per category PQ = SQ x RQ, RQ is the detection F1 :math:`2TP/(2TP+FP+FN)` (also against
+    :func:`segmath.instances.detection_f1`), the denominator :math:`TP + \frac12 FP + \frac12 FN` is
+    :math:`(|P| + |G|)/2` whatever the matching, and :func:`segmath.panoptic_quality` equals a set-based
+    brute force; averaging over categories breaks the product (the mean of PQ is not mean SQ x mean RQ),
+    which is why PQ is reported per category first.
     """
     from .. import panoptic_quality
+    from ..instances import detection_f1, panoptic_counts
     chk = Checker("PQ = SQ x RQ per category (RQ = detection F1); the class mean breaks the product", 1e-12, "S25")
     rng = np.random.default_rng(seed)
     broke = False
@@ -59,6 +88,14 @@ def verify_pq_sq_rq(seed=0, cases=60):
                 continue
             pq_b = sum(matched) / (tp + fp / 2 + fn / 2)
             chk.error("|PQ - brute force|", abs(r["pq"][j] - pq_b))
+            # the denominator does not depend on the matching: TP + FP/2 + FN/2 = (|P| + |G|) / 2
+            cnt = panoptic_counts(p, t, things=(1, 2), stuffs=())
+            den = cnt["tp"][0, j] + cnt["fp"][0, j] / 2 + cnt["fn"][0, j] / 2
+            chk.error("|TP + FP/2 + FN/2 - (|P| + |G|)/2|", abs(den - (len(p_c) + len(g_c)) / 2))
+            # RQ is the detection F1 of the category's instances
+            ids_p = np.where(p[0, 0] == c, p[0, 1], 0)
+            ids_t = np.where(t[0, 0] == c, t[0, 1], 0)
+            chk.error("|RQ - detection_f1|", abs(r["rq"][j] - detection_f1(ids_p, ids_t)))
             chk.error("|PQ - SQ x RQ|", abs(r["pq"][j] - r["sq"][j] * r["rq"][j]))
             chk.error("|RQ - 2TP/(2TP+FP+FN)|", abs(r["rq"][j] - 2 * tp / (2 * tp + fp + fn)))
             chk.count(1)
@@ -72,7 +109,10 @@ def verify_matching_uniqueness(seed=0, cases=150):
     r"""S26 (Kirillov et al. 2019, Theorem 1): for non-overlapping segments, each reference has at most
     one prediction with IoU > ½ and vice versa (:math:`|p\cap g| > \frac12|p\cup g| \ge \frac12|g|`,
     and disjoint predictions cannot both take more than half of ``g``), so greedy and Hungarian
-    assignments agree; at IoU = ½ exactly it fails: split ``g`` into two halves.
+    assignments agree; at IoU = ½ exactly it fails: split ``g`` into two halves.  Also the general bound
+    (fewer than :math:`1/t` partners above any threshold :math:`t`, reached by equal splits), the same
+    with the reference's void left out of the union (panopticapi), exhaustively over every pair of label
+    maps on 5 pixels with 3 ids, and the failure for overlapping predictions (AP's setting).
     """
     from ..instances import match_instances
     chk = Checker("IoU > 1/2 admits at most one partner per segment; at exactly 1/2 two", 0.0, "S26")
@@ -102,6 +142,35 @@ def verify_matching_uniqueness(seed=0, cases=150):
     loose = match_instances(halves, g, threshold=np.nextafter(0.5, 0))
     chk.condition("strict threshold: no match at 1/2", strict.tp == 0)
     chk.condition("threshold below 1/2: two admissible, one kept", int((loose.scores > 0.4).sum()) == 2 and loose.tp == 1)
+    # exhaustive: every pair of label maps on 5 pixels with 3 instance ids (1024 maps, 1048576 pairs)
+    iou, n_pairs = _all_pair_partners()
+    with np.errstate(invalid="ignore"):
+        per_ref = lambda cond: int(np.nansum(cond, axis=2).max())       # noqa: E731 partners of a reference
+        per_pred = lambda cond: int(np.nansum(cond, axis=3).max())      # noqa: E731 partners of a prediction
+        above, at_least = iou > 0.5, iou >= 0.5
+        chk.note("exhaustive pairs of maps (5 pixels, ids 0..3)", n_pairs)
+        chk.condition("exhaustive: at most one partner above 1/2", max(per_ref(above), per_pred(above)) == 1)
+        chk.condition("exhaustive: two partners at IoU >= 1/2 occur", per_ref(at_least) == 2)
+        # the general bound: partners with IoU > t are at most ceil(1/t) - 1 (fewer than 1/t)
+        for t in (1 / 3, 1 / 4, 0.3):
+            bound = int(np.ceil(1 / t)) - 1
+            chk.condition(f"exhaustive: at most ceil(1/t) - 1 = {bound} partners above t = {t:.3g}",
+                          max(per_ref(iou > t), per_pred(iou > t)) <= bound)
+        chk.condition("exhaustive: three partners above 1/4 occur (the bound is reached)", per_ref(iou > 0.25) == 3)
+        viou, _ = _all_pair_partners(void=3)                            # id 3 of the reference is void
+        vabove = viou > 0.5
+        chk.condition("exhaustive, with void removed from the union: at most one partner above 1/2",
+                      max(per_ref(vabove), per_pred(vabove)) == 1)
+    # tightness of the general bound: a reference split into k equal parts has k partners of IoU 1/k
+    for k in (2, 3, 4, 5):
+        g = np.ones((1, 6 * k), np.int64)
+        parts = np.repeat(np.arange(1, k + 1), 6)[None]
+        m = match_instances(parts, g, threshold=np.nextafter(1 / k, 0), background=None)
+        chk.condition(f"k = {k} equal parts: k partners at IoU exactly 1/k", bool(np.allclose(m.scores, 1 / k)))
+    # the theorem needs disjoint segments: two overlapping predictions (AP's setting) can both be above 1/2
+    ref = set(range(10))
+    chk.condition("overlapping predictions: two partners above 1/2",
+                  _set_iou(set(range(9)), ref) > 0.5 and _set_iou(set(range(1, 10)), ref) > 0.5)
     return chk.result()
 
 
@@ -109,7 +178,10 @@ def verify_discriminative_geometry(seed=0, cases=200):
     r"""S27 (De Brabandere et al. 2017, section 3): when :math:`L_\mathrm{var} = L_\mathrm{dist} = 0` every
     embedding lies within :math:`\delta_v` of its centre and centres are :math:`\ge 2\delta_d` apart; then
     :math:`\delta_d > \delta_v` makes nearest-centre assignment exact and :math:`\delta_d > 2\delta_v` puts
-    every intra-instance distance below every inter-instance one.  Both fail just past the bounds.
+    every intra-instance distance below every inter-instance one.  The seed's push-pull balls at zero loss
+    (every pixel within :math:`r_A` of its centre and at least :math:`r_R` from every other centre) need
+    :math:`r_R > r_A` and :math:`r_R > 3 r_A`.  An exhaustive search over 1-D configurations finds a zero-loss
+    counter-example exactly at and past each bound (at :math:`\delta_d = \delta_v` only ties).
     """
     from .. import discriminative
     chk = Checker("delta_d > delta_v: nearest centre exact; delta_d > 2 delta_v: intra < inter", 1e-12, "S27")
@@ -144,15 +216,83 @@ def verify_discriminative_geometry(seed=0, cases=200):
             same = lab[:, None] == lab[None]
             chk.condition("max intra < min inter", dist[same].max() < dist[~same].min())
         chk.count(1)
-    # just past the bounds, on a line: centres 2 dd apart, points at distance dv from their centre
-    dv = 1.0
-    for dd, claim in ((0.9, "nearest centre fails when delta_d < delta_v"), (1.9, "intra > inter when delta_d < 2 delta_v")):
-        a = np.array([0.0, -dv, dv]); b = 2 * dd + np.array([0.0, -dv, dv])
-        if claim.startswith("nearest"):
-            chk.condition(claim, abs(a[2] - 2 * dd) < abs(a[2] - 0.0))
-        else:
-            chk.condition(claim, abs(a[2] - a[1]) > abs(b[1] - a[2]))
+    # the seed's balls at zero loss, random configurations in 1-3 dimensions (rejection sampling)
+    from .. import push_pull_balls
+    for i in range(cases // 2):
+        ra, ratio = rng.uniform(0.2, 1.0), (1.05, 3.05)[i % 2]
+        k, f = int(rng.integers(2, 4)), int(rng.integers(1, 4))
+        centres = rng.normal(0, 2 * ratio * ra, (k, f))
+        u = rng.normal(size=(k, 5, f))
+        u *= rng.uniform(0, 1, (k, 5, 1)) * ra / np.linalg.norm(u, axis=2, keepdims=True)
+        u -= u.mean(1, keepdims=True)
+        u *= np.minimum(1.0, ra / np.linalg.norm(u, axis=2).max(1))[:, None, None]
+        x = (centres[:, None] + u).reshape(-1, f)
+        lab = np.repeat(np.arange(1, k + 1), 5)
+        d = np.linalg.norm(x[:, None] - centres[None], axis=2)
+        if (d[lab[:, None] != np.arange(1, k + 1)[None]] < ratio * ra).any():
+            continue                                           # not a zero-loss configuration: rejected
+        chk.error("balls loss on the configuration",
+                  float(push_pull_balls(x.T[None, :, :], lab[None], r_a=ra, r_r=ratio * ra)))
+        chk.condition("balls, r_R > r_A: nearest centre exact", np.array_equal(d.argmin(1) + 1, lab))
+        if ratio > 3:
+            dist = np.linalg.norm(x[:, None] - x[None], axis=2)
+            same = lab[:, None] == lab[None]
+            chk.condition("balls, r_R > 3 r_A: max intra < min inter", dist[same].max() < dist[~same].min())
+        chk.count(1)
+    # the conditions are needed: an exhaustive search over 1-D configurations (two instances of two
+    # points on a grid of step 1/4), with delta_v = r_A = 1, finds counter-examples exactly at and past the bounds
+    grid = _two_instance_grid()
+    for name, radii, near_at, intra_at in (("discriminative", (0.75, 1.0, 1.25, 1.75, 2.0, 2.25, 2.5), 1.0, 2.0),
+                                          ("balls", (0.75, 1.0, 1.5, 2.5, 3.0, 3.25, 3.5), 1.0, 3.0)):
+        found = {r: _zero_loss_counterexamples(grid, name, 1.0, r) for r in radii}
+        chk.condition(f"{name}: nearest-centre failures (a tie counts) found exactly for outer radius <= {near_at}",
+                      all((found[r]["nearest"] is not None) == (r <= near_at) for r in radii))
+        chk.condition(f"{name}: strict nearest-centre failures exactly below {near_at}",
+                      all(found[r]["strict_nearest"] == (r < near_at) for r in radii))
+        chk.condition(f"{name}: failures of intra < inter found exactly for outer radius <= {intra_at}",
+                      all((found[r]["intra"] is not None) == (r <= intra_at) for r in radii))
+        for r in radii:
+            for conf in (found[r]["nearest"], found[r]["intra"]):
+                if conf is None:
+                    continue
+                x, lab = np.array(conf)[None, None, :, None], np.array([[1, 1, 2, 2]])[..., None]
+                loss = (discriminative(x, lab, delta_v=1.0, delta_d=r, gamma=0.0) if name == "discriminative"
+                        else push_pull_balls(x, lab, r_a=1.0, r_r=r))
+                chk.error(f"{name}: segmath's loss on the counter-examples found", float(loss))
+        chk.note(f"{name}: configurations searched per radius", len(grid[0]))
     return chk.result()
+
+
+def _two_instance_grid(lo=-2.0, hi=6.0, step=0.25):
+    """Every 1-D configuration ``a1 <= a2``, ``b1 <= b2`` of two instances of two points on a grid: (4, M).
+    The grid values are exact binary fractions, so every comparison made on them is exact."""
+    g = np.arange(lo, hi + step / 2, step)
+    a1, a2, b1, b2 = (v.ravel() for v in np.meshgrid(g, g, g, g, indexing="ij"))
+    keep = (a1 <= a2) & (b1 <= b2)
+    return np.stack([a1[keep], a2[keep], b1[keep], b2[keep]])
+
+
+def _zero_loss_counterexamples(grid, loss, inner, outer):
+    r"""Among the configurations of :func:`_two_instance_grid`, the first with zero loss
+    (``"discriminative"``: :math:`|a_i - \mu_A| \le \delta_v` and :math:`|\mu_A - \mu_B| \ge 2\delta_d`;
+    ``"balls"``: each point within ``r_A`` of its centre and at least ``r_R`` from the other) that breaks
+    nearest-centre assignment (a tie counts) and the first that puts an intra-instance distance at or above
+    an inter-instance one (``(a1, a2, b1, b2)`` or ``None``), and whether a strict nearest-centre failure exists.
+    """
+    a1, a2, b1, b2 = grid
+    ma, mb = (a1 + a2) / 2, (b1 + b2) / 2
+    own = np.stack([abs(a1 - ma), abs(a2 - ma), abs(b1 - mb), abs(b2 - mb)])
+    other = np.stack([abs(a1 - mb), abs(a2 - mb), abs(b1 - ma), abs(b2 - ma)])
+    zero = (own <= inner).all(0)
+    zero &= (abs(ma - mb) >= 2 * outer) if loss == "discriminative" else (other >= outer).all(0)
+    intra = np.maximum(a2 - a1, b2 - b1)
+    inter = np.stack([abs(a - b) for a in (a1, a2) for b in (b1, b2)]).min(0)
+
+    def first(bad):
+        idx = np.flatnonzero(zero & bad)
+        return tuple(float(v) for v in grid[:, idx[0]]) if len(idx) else None
+    return {"nearest": first((own >= other).any(0)), "intra": first(intra >= inter),
+            "strict_nearest": bool(np.any(zero & (own > other).any(0)))}
 
 
 def verify_fathi_similarity(seed=0, cases=400):
