@@ -5,7 +5,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.segmath-env
 
-.PHONY: env book test lint unit unit-fast notebooks browser-check bench clean
+.PHONY: env book test lint unit unit-fast notebooks browser-check bench lab clean
 
 $(STAMP): requirements.txt requirements-oracles.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -44,6 +44,14 @@ browser-check: book
 
 bench: env
 	$(PY) benchmarks/losses.py
+
+# JupyterLab on the repository (the book's chapters and the notebooks) with the project's environment;
+# the chapters (MyST markdown) open as notebooks through jupytext, with the settings in binder/jupyter
+# (the ones Binder uses).  Extra options: make lab LAB_ARGS="--no-browser --port=8890"
+LAB_ARGS ?=
+lab: env
+	JUPYTER_CONFIG_PATH="$(CURDIR)/binder/jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	  $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ARGS)
 
 clean:
 	rm -rf _build
