@@ -305,6 +305,36 @@ def test_missing_worst_scores_worst_values_and_names_the_file(tmp_path, capsys):
     assert json.loads(out_json.read_text())["missing_predictions"] == [str(ref_dir / "case_2.png")]
 
 
+def test_missing_worst_scores_reference_dependent_metrics_on_the_worst_prediction(tmp_path):
+    """LR+, net benefit and expected cost have no fixed worst value: counted by hand on the reference."""
+    pred_dir, ref_dir, arrays = write_png_folders(tmp_path, n=2)
+    (pred_dir / "case_1.png").unlink()
+
+    def rows(*args):
+        out_csv = tmp_path / "c.csv"
+        code = main(["evaluate", str(pred_dir), str(ref_dir), "-q", "--missing", "worst", "--csv", str(out_csv),
+                     "--json", str(tmp_path / "s.json"), *args])
+        assert code == 0
+        return [r for r in read_csv(out_csv) if r["case"] == "case_1"]
+
+    def counts(row):
+        inside = arrays["case_1"][1] == int(row["class"])
+        return inside.size, int(inside.sum()), inside.size - int(inside.sum())
+
+    for row in rows("-m", "likelihood_ratio_positive,net_benefit,expected_cost",
+                    "--option", "net_benefit.threshold_probability=0.2",
+                    "--option", "expected_cost.costs=((0, 1), (5, 0))"):
+        n, positives, negatives = counts(row)
+        assert float(row["likelihood_ratio_positive"]) == 0.0                 # no true positive
+        assert float(row["net_benefit"]) == pytest.approx(-negatives / n * 0.2 / 0.8, rel=1e-12)
+        # each pixel takes its costliest label: a negative predicted positive (1), a positive negative (5)
+        assert float(row["expected_cost"]) == pytest.approx((negatives * 1 + positives * 5) / n, rel=1e-12)
+    for row in rows("-m", "expected_cost", "--option", "expected_cost.normalize=True"):
+        n, positives, negatives = counts(row)
+        # NEC: EC (every pixel wrong: 1) over the best constant predictor's EC, min(P, N) / n
+        assert float(row["expected_cost"]) == pytest.approx(n / min(positives, negatives), rel=1e-12)
+
+
 # -- error paths ---------------------------------------------------------------------------
 
 def run_cli(tmp_path, *args):

@@ -30,8 +30,10 @@ EMPTY MASKS
   --one-empty   distances when exactly one mask is empty: diagonal (the image diagonal,
                 the largest distance in the image), inf or nan.
   A missing prediction is an error unless --missing worst: it then scores each metric's
-  worst value (0 for overlaps, -1 for mcc/kappa, the image diagonal for distances), as
-  Metrics Reloaded does, and is still named on stderr and in the summary.
+  worst value (0 for overlaps, -1 for mcc/kappa, the image diagonal for distances; for
+  likelihood_ratio_positive, net_benefit and expected_cost, the value of the worst
+  prediction for that reference), as Metrics Reloaded does, and is still named on stderr
+  and in the summary.  volume_difference has no worst value and is refused with it.
 
 EXIT STATUS
   0  success.   1  a data error: an unreadable or non-label file, a missing prediction, a

@@ -35,12 +35,18 @@ RESERVED = ("num_classes", "average", "aggregate", "reduction", "ignore_index", 
 #: value a missing prediction scores under ``missing="worst"`` (Metrics Reloaded's convention).
 #: "diagonal": the largest distance inside the reference image, in physical units (the
 #: value segmath's surface metrics give when one mask is empty, ``empty="diagonal"``).
+#: "worst prediction": a value that depends on the reference (and the metric's options), so the
+#: metric is scored on the worst prediction for that reference: per pixel the label of highest
+#: cost (``expected_cost``; the complement of the reference under 0-1 costs), the complement of the
+#: reference for ``likelihood_ratio_positive`` (TP = 0: LR+ = 0) and ``net_benefit`` (TP = 0 and
+#: every negative a false positive: the least NB the reference allows).
 WORST = {
     **dict.fromkeys(("dice_score", "iou", "fbeta_score", "precision", "recall", "specificity",
                      "pixel_accuracy", "mean_accuracy", "balanced_accuracy", "mean_iou", "fw_iou",
                      "nsd", "boundary_iou", "boundary_f1", "cldice_score"), 0.0),
     "mcc": -1.0, "cohen_kappa": -1.0, "youden_index": -1.0,
     **dict.fromkeys(("hausdorff", "hd95", "assd"), "diagonal"),
+    **dict.fromkeys(("likelihood_ratio_positive", "net_benefit", "expected_cost"), "worst prediction"),
 }
 
 OVERLAP_EMPTY = ("skip", "zero", "one")

@@ -72,12 +72,22 @@ def scan_case(case: Case, plan: Plan) -> CaseResult:
 
 def score_arrays(pred: np.ndarray, ref: np.ndarray, plan: Plan, spacing=None) -> list:
     """Scores of one case from its label maps: a list, per class, of one float per metric."""
-    import segmath
-    ignored = None if plan.ignore_index is None else ref == plan.ignore_index
     pred_bin = np.stack([np.isin(pred, labels) for _, labels in plan.classes]).astype(np.int64)
+    return _score_binary(pred_bin, _binary_reference(ref, plan), plan, plan.metrics, spacing)
+
+
+def _binary_reference(ref, plan):
     ref_bin = np.stack([np.isin(ref, labels) for _, labels in plan.classes]).astype(np.int64)
+    ignored = None if plan.ignore_index is None else ref == plan.ignore_index
+    return ref_bin, ignored
+
+
+def _score_binary(pred_bin, reference, plan, specs, spacing) -> list:
+    """``pred_bin`` and the reference's one binary map per class -> per class, one float per metric of ``specs``."""
+    import segmath
+    ref_bin, ignored = reference
     columns = []
-    for spec in plan.metrics:
+    for spec in specs:
         p, r = pred_bin, ref_bin
         if ignored is not None:
             if spec.ignore == "index":
@@ -100,12 +110,26 @@ def present_labels(array) -> list:
     return np.unique(array).tolist()
 
 
-def worst_values(plan: Plan, shape, spacing=None) -> list:
-    """The worst value of every metric, per class (a missing prediction under ``missing="worst"``)."""
-    spacing = spacing or (1.0,) * len(shape)
-    diagonal = math.sqrt(sum(((n - 1) * s) ** 2 for n, s in zip(shape, spacing)))
-    row = [diagonal if WORST[m.id] == "diagonal" else float(WORST[m.id]) for m in plan.metrics]
-    return [list(row) for _ in plan.classes]
+def worst_values(plan: Plan, ref: np.ndarray, spacing=None) -> list:
+    """The worst value of every metric, per class, for reference ``ref`` (``missing="worst"``; see ``WORST``)."""
+    spacing = spacing or (1.0,) * ref.ndim
+    diagonal = math.sqrt(sum(((n - 1) * s) ** 2 for n, s in zip(ref.shape, spacing)))
+    rows = [[diagonal if WORST[m.id] == "diagonal" else math.nan if WORST[m.id] == "worst prediction"
+             else float(WORST[m.id]) for m in plan.metrics] for _ in plan.classes]
+    for j, spec in enumerate(plan.metrics):
+        if WORST[spec.id] == "worst prediction":
+            reference = _binary_reference(ref, plan)
+            scored = _score_binary(_worst_prediction(spec, reference[0]), reference, plan, (spec,), spacing)
+            for row, value in zip(rows, scored):
+                row[j] = value[0]
+    return rows
+
+
+def _worst_prediction(spec, ref_bin):
+    """Per pixel of the binary reference maps, the predicted label of highest cost (0-1 costs: the complement)."""
+    costs = dict(spec.kwargs).get("costs")
+    worst = np.array([1, 0]) if costs is None else np.argmax(np.asarray(costs, dtype=np.float64), axis=1)
+    return worst[ref_bin]
 
 
 def _missing(case, ref, plan):
@@ -116,7 +140,7 @@ def _missing(case, ref, plan):
         raise FileProblem(ref.path, f"{why} {sorted(plan.allowed_labels())}")
     spacing = plan.spacing or ref.spacing
     _check_spacing_length(spacing, ref)
-    return CaseResult(case.id, worst_values(plan, ref.array.shape, spacing), missing=case.ref)
+    return CaseResult(case.id, worst_values(plan, ref.array, spacing), missing=case.ref)
 
 
 def _check_pair(case, pred, ref, plan):
