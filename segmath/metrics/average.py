@@ -32,6 +32,12 @@ mean over classes; ``"weighted"``: the mean weighted by the class support
 problems micro precision = micro recall = micro F1 = pixel accuracy); ``"binary"``:
 class 1 only (two-class problems).
 
+**Background (``include_background=``).**  ``True`` (default): every class counts.  ``False``:
+class 0 is left out before averaging, as MONAI's and torchmetrics' ``include_background=False``
+(``average="none"`` then gives ``C - 1`` values, ``"micro"`` pools the foreground classes only,
+``"weighted"`` weighs them by their support).  It is refused with ``average="binary"``, which
+already scores class 1 alone.
+
 **Image aggregation (``aggregate=``).**  ``"image"`` (default): the metric per image (and
 class), then the mean over images — the DESIGN default and Wang et al.'s
 :math:`\mathrm{mIoU}^I` for ``mean_iou``; with ``average="none"`` the per-class means over
@@ -47,6 +53,7 @@ with a non-empty union, a third aggregation.  They can rank methods differently.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from ..numerics import safe_divide
 from ..validation import check_choice
@@ -64,6 +71,19 @@ def check_options(**options):
     """Validate each option given (``None`` too: only ``average=None`` has a meaning, per class)."""
     for name, value in options.items():
         check_choice(value, name, _CHOICES[name])
+
+
+def foreground(c, include_background, average):
+    """The counts ``c`` without class 0 when ``include_background`` is False (validated here)."""
+    if not isinstance(include_background, bool):
+        raise TypeError(f"include_background must be True or False, got {include_background!r}")
+    if include_background:
+        return c
+    if resolve_average(average) == "binary":
+        raise ValueError("include_background=False does not combine with average='binary', which scores "
+                         "class 1 alone already")
+    # the full matrix is dropped: a class-wise metric reads only the one-vs-rest tables
+    return replace(c, tp=c.tp[:, 1:], fp=c.fp[:, 1:], fn=c.fn[:, 1:], tn=c.tn[:, 1:], matrix=None)
 
 
 def resolve_average(average):
@@ -115,9 +135,10 @@ def over_images(xp, values, aggregate, dtype):
     return xp.astype(out, dtype)
 
 
-def classwise(c, parts, *, average, aggregate, empty):
+def classwise(c, parts, *, average, aggregate, empty, include_background=True):
     """A ratio metric ``parts(counts) -> (num, den)`` (both ``(K, C)`` float64), averaged and aggregated."""
     check_options(average=average, aggregate=aggregate, empty=empty)
+    c = foreground(c, include_background, average)
     if aggregate == "dataset":
         c = c.pooled()
     num, den = parts(c)

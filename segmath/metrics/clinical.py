@@ -25,18 +25,19 @@ import numpy as np
 from .. import primitives as P
 from ..catalogue import register
 from ..validation import check_scalar
-from .average import check_options, over_images, ratio, reduce_classes, resolve_average
+from .average import check_options, foreground, over_images, ratio, reduce_classes, resolve_average
 from .confusion import counts_metric
 from .rates import _example, _example_none   # one-vs-rest rates too: the same catalogue inputs
 
 
-def one_vs_rest(c, values, *, average, aggregate, empty):
+def one_vs_rest(c, values, *, average, aggregate, empty, include_background=True):
     """``values(xp, tp, fp, fn, tn, empty)`` per class (float64 ``(K, C)``), averaged and aggregated.
 
     Unlike :func:`~segmath.metrics.average.classwise`, "micro" pools the one-vs-rest tables
     before the formula: these metrics are not one ratio whose terms could be summed.
     """
     check_options(average=average, aggregate=aggregate, empty=empty)
+    c = foreground(c, include_background, average)
     if aggregate == "dataset":
         c = c.pooled()
     xp = c.xp
@@ -72,7 +73,7 @@ def _net_benefit(weight):
           references=("youden1950index", "maierhein2024metrics"), chapter=None,
           formula=r"J = \frac{TP}{TP + FN} + \frac{TN}{TN + FP} - 1")
 @counts_metric
-def youden_index(c, *, average="macro", aggregate="image", empty="skip"):
+def youden_index(c, *, average="macro", aggregate="image", empty="skip", include_background=True):
     r"""Youden's index :math:`J` (informedness): sensitivity + specificity - 1, per class one-vs-rest.
 
     .. math:: J_{nc} = \frac{TP_{nc}}{P_{nc}} + \frac{TN_{nc}}{N_{nc}} - 1
@@ -88,6 +89,7 @@ def youden_index(c, *, average="macro", aggregate="image", empty="skip"):
             ``"weighted"`` (by class support), ``"none"`` / ``None`` (per class), ``"binary"``.
         aggregate: ``"image"`` (default), ``"dataset"`` or ``"none"``.
         empty: ``"skip"`` (default), ``"zero"`` or ``"one"``.
+        include_background: ``False``: class 0 left out before averaging (MONAI's and torchmetrics' ``include_background``).
 
     Example:
         >>> import numpy as np, segmath
@@ -95,14 +97,16 @@ def youden_index(c, *, average="macro", aggregate="image", empty="skip"):
         >>> [round(v, 6) for v in segmath.youden_index(p, y, num_classes=2, average="none").tolist()]
         [0.666667, 0.666667]
     """
-    return one_vs_rest(c, _youden, average=average, aggregate=aggregate, empty=empty)
+    return one_vs_rest(c, _youden, average=average, aggregate=aggregate, empty=empty,
+        include_background=include_background)
 
 
 @register("likelihood_ratio_positive", kind="metric", name="Positive likelihood ratio (LR+)",
           example=_example_none, references=("maierhein2024metrics",), chapter=None,
           formula=r"\mathrm{LR}^+ = \frac{TP / (TP + FN)}{FP / (FP + TN)}")
 @counts_metric
-def likelihood_ratio_positive(c, *, average="macro", aggregate="image", empty="skip"):
+def likelihood_ratio_positive(c, *, average="macro", aggregate="image", empty="skip",
+                              include_background=True):
     r"""Positive likelihood ratio: sensitivity over the false positive rate, per class one-vs-rest.
 
     .. math:: \mathrm{LR}^+_{nc} = \frac{TP_{nc} / P_{nc}}{FP_{nc} / N_{nc}}
@@ -120,14 +124,16 @@ def likelihood_ratio_positive(c, *, average="macro", aggregate="image", empty="s
         >>> segmath.likelihood_ratio_positive(p, y, num_classes=2, average="none").tolist()
         [2.0, 1.5]
     """
-    return one_vs_rest(c, _lr_positive, average=average, aggregate=aggregate, empty=empty)
+    return one_vs_rest(c, _lr_positive, average=average, aggregate=aggregate, empty=empty,
+        include_background=include_background)
 
 
 @register("net_benefit", kind="metric", name="Net benefit (decision curve analysis)", example=_example_none,
           references=("vickers2006decision", "maierhein2024metrics"), chapter=None,
           formula=r"\mathrm{NB} = \frac{TP}{n} - \frac{FP}{n}\,\frac{p_t}{1 - p_t}")
 @counts_metric
-def net_benefit(c, *, threshold_probability=0.5, average="macro", aggregate="image", empty="skip"):
+def net_benefit(c, *, threshold_probability=0.5, average="macro", aggregate="image", empty="skip",
+                include_background=True):
     r"""Net benefit (Vickers & Elkin): true positives per pixel, less false positives weighted by the odds of ``p_t``.
 
     .. math:: \mathrm{NB}_{nc} = \frac{TP_{nc}}{n_n} - \frac{FP_{nc}}{n_n}\,\frac{p_t}{1 - p_t}
@@ -142,7 +148,8 @@ def net_benefit(c, *, threshold_probability=0.5, average="macro", aggregate="ima
     Args:
         threshold_probability: :math:`p_t \in (0, 1)`; the default 0.5 weighs a false positive as
             much as a true positive.
-        average, aggregate, empty: as in :func:`youden_index` (``"micro"``: the one-vs-rest tables summed).
+        average, aggregate, empty, include_background: as in :func:`youden_index` (``"micro"``: the one-vs-rest
+            tables summed).
 
     Example:
         >>> import numpy as np, segmath
@@ -152,7 +159,8 @@ def net_benefit(c, *, threshold_probability=0.5, average="macro", aggregate="ima
     """
     check_scalar(threshold_probability, "threshold_probability", low=0, high=1, low_open=True, high_open=True)
     weight = float(threshold_probability) / (1.0 - float(threshold_probability))
-    return one_vs_rest(c, _net_benefit(weight), average=average, aggregate=aggregate, empty=empty)
+    return one_vs_rest(c, _net_benefit(weight), average=average, aggregate=aggregate, empty=empty,
+        include_background=include_background)
 
 
 def _cost_matrix(costs, c):

@@ -59,7 +59,7 @@ def _fbeta_parts(beta):
           references=("jaccard1912distribution", "everingham2010pascal"), chapter="01_counts",
           formula=r"J = \frac{TP}{TP + FP + FN}", theorems=("verify_dice_jaccard_bijection",))
 @counts_metric
-def iou(c, *, average="none", aggregate="image", empty="skip"):
+def iou(c, *, average="none", aggregate="image", empty="skip", include_background=True):
     r"""Intersection over union (Jaccard index) of hard masks, per class by default.
 
     .. math:: J_{nc} = \frac{TP_{nc}}{TP_{nc} + FP_{nc} + FN_{nc}}
@@ -74,6 +74,7 @@ def iou(c, *, average="none", aggregate="image", empty="skip"):
         aggregate: ``"image"`` (per image, then the mean over images), ``"dataset"`` (counts
             summed over images first) or ``"none"`` (per image: ``(N, C)`` or ``(N,)``).
         empty: value where the union is empty: ``"skip"`` (NaN, left out of means), ``"zero"``, ``"one"``.
+        include_background: ``False``: class 0 left out before averaging (MONAI's and torchmetrics' ``include_background``).
 
     Example:
         >>> import numpy as np, segmath
@@ -81,7 +82,8 @@ def iou(c, *, average="none", aggregate="image", empty="skip"):
         >>> segmath.iou(p, y, num_classes=2).tolist()   # class 0: 1/2, class 1: 2/3
         [0.5, 0.6666666666666666]
     """
-    return classwise(c, _iou_parts, average=average, aggregate=aggregate, empty=empty)
+    return classwise(c, _iou_parts, average=average, aggregate=aggregate, empty=empty,
+        include_background=include_background)
 
 
 @register("mean_iou", kind="metric", name="Mean IoU (mIoU)", example=_example_multiclass,
@@ -90,7 +92,7 @@ def iou(c, *, average="none", aggregate="image", empty="skip"):
           chapter="08_multiclass", formula=r"\mathrm{mIoU} = \frac{1}{C}\sum_c \frac{TP_c}{TP_c + FP_c + FN_c}",
           theorems=("verify_aggregation_changes_ranking",))
 @counts_metric
-def mean_iou(c, *, aggregate="image", empty="skip"):
+def mean_iou(c, *, aggregate="image", empty="skip", include_background=True):
     r"""Mean IoU: the macro mean over classes of :func:`iou`.
 
     .. math:: \mathrm{mIoU} = \frac{1}{|\mathcal C|}\sum_{c \in \mathcal C} J_c
@@ -106,6 +108,7 @@ def mean_iou(c, *, aggregate="image", empty="skip"):
         input, target, num_classes, ignore_index, from_logits, threshold: as in :func:`iou`.
         aggregate: ``"image"``, ``"dataset"`` or ``"none"`` (per-image mIoU, ``(N,)``).
         empty: ``"skip"``, ``"zero"`` or ``"one"`` (see :mod:`segmath.metrics.average`).
+        include_background: ``False``: class 0 left out before averaging (MONAI's and torchmetrics' ``include_background``).
 
     Example:
         >>> import numpy as np, segmath
@@ -113,14 +116,15 @@ def mean_iou(c, *, aggregate="image", empty="skip"):
         >>> round(float(segmath.mean_iou(p, y, num_classes=2)), 6)   # (1/2 + 2/3) / 2
         0.583333
     """
-    return classwise(c, _iou_parts, average="macro", aggregate=aggregate, empty=empty)
+    return classwise(c, _iou_parts, average="macro", aggregate=aggregate, empty=empty,
+        include_background=include_background)
 
 
 @register("fw_iou", kind="metric", name="Frequency-weighted IoU", example=_example_multiclass,
           references=("long2015fully",), chapter="08_multiclass",
           formula=r"\mathrm{fwIoU} = \sum_c \frac{TP_c + FN_c}{\sum_k (TP_k + FN_k)} \frac{TP_c}{TP_c + FP_c + FN_c}")
 @counts_metric
-def fw_iou(c, *, aggregate="image", empty="skip"):
+def fw_iou(c, *, aggregate="image", empty="skip", include_background=True):
     r"""Frequency-weighted IoU (Long et al. 2015): IoU averaged with weights the class frequency.
 
     .. math:: \mathrm{fwIoU} = \frac{\sum_c t_c J_c}{\sum_c t_c}, \qquad t_c = TP_c + FN_c
@@ -134,7 +138,8 @@ def fw_iou(c, *, aggregate="image", empty="skip"):
         >>> round(float(segmath.fw_iou(p, y, num_classes=2)), 6)   # (1 * 1/2 + 3 * 2/3) / 4
         0.625
     """
-    return classwise(c, _iou_parts, average="weighted", aggregate=aggregate, empty=empty)
+    return classwise(c, _iou_parts, average="weighted", aggregate=aggregate, empty=empty,
+        include_background=include_background)
 
 
 @register("dice_score", kind="metric", name="Dice score (F1)", example=_example_binary,
@@ -142,7 +147,7 @@ def fw_iou(c, *, aggregate="image", empty="skip"):
           formula=r"D = \frac{2\,TP}{2\,TP + FP + FN}",
           theorems=("verify_dice_jaccard_bijection", "verify_aggregation_changes_ranking"))
 @counts_metric
-def dice_score(c, *, average="macro", aggregate="image", empty="skip"):
+def dice_score(c, *, average="macro", aggregate="image", empty="skip", include_background=True):
     r"""Dice score (Sørensen–Dice coefficient, F1) of hard masks.
 
     .. math:: D_{nc} = \frac{2\,TP_{nc}}{2\,TP_{nc} + FP_{nc} + FN_{nc}} = \frac{2 J_{nc}}{1 + J_{nc}}
@@ -156,7 +161,8 @@ def dice_score(c, *, average="macro", aggregate="image", empty="skip"):
         >>> segmath.dice_score(p, y, num_classes=2, average="none").tolist()   # 2/3 and 4/5
         [0.6666666666666666, 0.8]
     """
-    return classwise(c, _fbeta_parts(1.0), average=average, aggregate=aggregate, empty=empty)
+    return classwise(c, _fbeta_parts(1.0), average=average, aggregate=aggregate, empty=empty,
+        include_background=include_background)
 
 
 def _example_fbeta(seed):
@@ -168,7 +174,8 @@ def _example_fbeta(seed):
           references=("vanrijsbergen1979information",), chapter="01_counts",
           formula=r"F_\beta = \frac{(1+\beta^2)\,TP}{(1+\beta^2)\,TP + \beta^2 FN + FP}")
 @counts_metric
-def fbeta_score(c, *, beta=1.0, average="macro", aggregate="image", empty="skip"):
+def fbeta_score(c, *, beta=1.0, average="macro", aggregate="image", empty="skip",
+                include_background=True):
     r""":math:`F_\beta` score: recall weighted :math:`\beta` times as much as precision.
 
     .. math:: F_\beta = \frac{(1+\beta^2)\,TP}{(1+\beta^2)\,TP + \beta^2 FN + FP}
@@ -184,7 +191,8 @@ def fbeta_score(c, *, beta=1.0, average="macro", aggregate="image", empty="skip"
         0.714286
     """
     check_scalar(beta, "beta", low=0)
-    return classwise(c, _fbeta_parts(beta), average=average, aggregate=aggregate, empty=empty)
+    return classwise(c, _fbeta_parts(beta), average=average, aggregate=aggregate, empty=empty,
+        include_background=include_background)
 
 
 def _voxel_volume(spacing, spatial):

@@ -52,7 +52,7 @@ def _specificity_parts(c):
           references=("vanrijsbergen1979information",), chapter="01_counts",
           formula=r"\mathrm{PPV} = \frac{TP}{TP + FP}")
 @counts_metric
-def precision(c, *, average="macro", aggregate="image", empty="skip"):
+def precision(c, *, average="macro", aggregate="image", empty="skip", include_background=True):
     r"""Precision: the fraction of predicted pixels of a class that belong to it.
 
     .. math:: \mathrm{PPV}_{nc} = \frac{TP_{nc}}{TP_{nc} + FP_{nc}}
@@ -68,6 +68,7 @@ def precision(c, *, average="macro", aggregate="image", empty="skip"):
             means the same, as in scikit-learn), ``"binary"``.
         aggregate: ``"image"`` (default), ``"dataset"`` or ``"none"``.
         empty: ``"skip"`` (default), ``"zero"`` or ``"one"``.
+        include_background: ``False``: class 0 left out before averaging (MONAI's and torchmetrics' ``include_background``).
 
     Example:
         >>> import numpy as np, segmath
@@ -75,14 +76,15 @@ def precision(c, *, average="macro", aggregate="image", empty="skip"):
         >>> segmath.precision(p, y, num_classes=2, average="none").tolist()
         [0.5, 1.0]
     """
-    return classwise(c, _precision_parts, average=average, aggregate=aggregate, empty=empty)
+    return classwise(c, _precision_parts, average=average, aggregate=aggregate, empty=empty,
+        include_background=include_background)
 
 
 @register("recall", kind="metric", name="Recall (sensitivity, true positive rate)", example=_example,
           references=("vanrijsbergen1979information",), chapter="01_counts",
           formula=r"\mathrm{TPR} = \frac{TP}{TP + FN}")
 @counts_metric
-def recall(c, *, average="macro", aggregate="image", empty="skip"):
+def recall(c, *, average="macro", aggregate="image", empty="skip", include_background=True):
     r"""Recall (sensitivity): the fraction of the pixels of a class that are found.
 
     .. math:: \mathrm{TPR}_{nc} = \frac{TP_{nc}}{TP_{nc} + FN_{nc}}
@@ -96,14 +98,15 @@ def recall(c, *, average="macro", aggregate="image", empty="skip"):
         >>> segmath.recall(p, y, num_classes=2, average="none").tolist()
         [1.0, 0.6666666666666666]
     """
-    return classwise(c, _recall_parts, average=average, aggregate=aggregate, empty=empty)
+    return classwise(c, _recall_parts, average=average, aggregate=aggregate, empty=empty,
+        include_background=include_background)
 
 
 @register("specificity", kind="metric", name="Specificity (true negative rate)", example=_example,
           references=("brodersen2010balanced",), chapter="01_counts",
           formula=r"\mathrm{TNR} = \frac{TN}{TN + FP}")
 @counts_metric
-def specificity(c, *, average="macro", aggregate="image", empty="skip"):
+def specificity(c, *, average="macro", aggregate="image", empty="skip", include_background=True):
     r"""Specificity: the fraction of the pixels outside a class that are kept outside it.
 
     .. math:: \mathrm{TNR}_{nc} = \frac{TN_{nc}}{TN_{nc} + FP_{nc}}
@@ -118,7 +121,8 @@ def specificity(c, *, average="macro", aggregate="image", empty="skip"):
         >>> segmath.specificity(p, y, num_classes=2, average="none").tolist()
         [0.6666666666666666, 1.0]
     """
-    return classwise(c, _specificity_parts, average=average, aggregate=aggregate, empty=empty)
+    return classwise(c, _specificity_parts, average=average, aggregate=aggregate, empty=empty,
+        include_background=include_background)
 
 
 @register("pixel_accuracy", kind="metric", name="Pixel accuracy", example=_example,
@@ -148,7 +152,7 @@ def pixel_accuracy(c, *, aggregate="image", empty="skip"):
           references=("long2015fully",), chapter="08_multiclass",
           formula=r"\mathrm{mAcc} = \frac{1}{C}\sum_c \frac{TP_c}{TP_c + FN_c}")
 @counts_metric
-def mean_accuracy(c, *, aggregate="image", empty="skip"):
+def mean_accuracy(c, *, aggregate="image", empty="skip", include_background=True):
     r"""Mean accuracy: the mean over classes of per-class recall (mmsegmentation's ``mAcc``).
 
     .. math:: \mathrm{mAcc}_n = \frac{1}{|\mathcal C_n|}\sum_{c \in \mathcal C_n}
@@ -156,6 +160,7 @@ def mean_accuracy(c, *, aggregate="image", empty="skip"):
 
     With ``empty="skip"`` :math:`\mathcal C_n` holds the classes present in the target.
     The same number as :func:`balanced_accuracy` (without its chance adjustment).
+    ``include_background=False`` leaves class 0 out of the mean.
 
     Example:
         >>> import numpy as np, segmath
@@ -163,7 +168,8 @@ def mean_accuracy(c, *, aggregate="image", empty="skip"):
         >>> round(float(segmath.mean_accuracy(p, y, num_classes=2)), 6)   # (1 + 2/3) / 2
         0.833333
     """
-    return classwise(c, _recall_parts, average="macro", aggregate=aggregate, empty=empty)
+    return classwise(c, _recall_parts, average="macro", aggregate=aggregate, empty=empty,
+        include_background=include_background)
 
 
 @register("balanced_accuracy", kind="metric", name="Balanced accuracy", example=_example,
