@@ -113,8 +113,8 @@ _NO_FORM = ("a set-level loss over instance centroids and pairs of instances: no
 
 def _set_level_loss(key, name, formula, *, example=_example, references=("debrabandere2017semantic",), **extra):
     """``register`` for a set-level embedding loss: the catalogue fields these losses all share."""
-    return register(key, kind="loss", name=name, example=example, references=references, chapter=None,
-                    planned_chapter="11_embeddings", symbolic=NoForm(_NO_FORM), formula=formula, tags=("3d",),
+    return register(key, kind="loss", name=name, example=example, references=references, chapter="11_embeddings",
+                    symbolic=NoForm(_NO_FORM), formula=formula, tags=("3d",),
                     **extra)
 
 
@@ -404,7 +404,7 @@ def _example_offsets(seed):
 
 
 @register("smooth_l1", kind="loss", name="Smooth L1 (Huber) loss on offsets", example=_example_offsets,
-          references=("girshick2015fast",), chapter=None, planned_chapter="11_embeddings",
+          references=("girshick2015fast",), chapter="11_embeddings",
           symbolic=NoForm("a regression loss of real-valued offsets against real targets: the catalogue's "
                           "symbolic forms are in probabilities and labels"),
           formula=r"\ell(x) = \begin{cases}\frac{x^2}{2\beta} & |x| < \beta\\ |x| - \frac{\beta}{2} & "
@@ -468,7 +468,7 @@ def _example_spatial(seed):
 
 
 @register("spatial_embedding", kind="loss", name="Spatial embedding loss (Neven et al.)", example=_example_spatial,
-          references=("neven2019instance", "berman2018lovasz"), chapter=None, planned_chapter="11_embeddings",
+          references=("neven2019instance", "berman2018lovasz"), chapter="11_embeddings",
           symbolic=NoForm("a set-level loss: per-instance centres and bandwidths, a Lovasz hinge over each "
                           "instance's pixels and a seed regression; no per-pixel or count form"),
           formula=(r"\begin{aligned}"

@@ -74,7 +74,7 @@ def _nearest_labels(labels, pos, spatial):
 
 
 @register("offset_uncertainty", kind="loss", name="Offset + uncertainty loss (seed 004)", example=_example,
-          references=(), chapter=None, planned_chapter="11_embeddings",
+          references=(), chapter="11_embeddings",
           symbolic=NoForm("the loss reads the prediction at learned offset positions (an interpolation), so it "
                           "is no function of per-pixel probabilities and labels alone"),
           formula=(r"\begin{aligned}L &= L_{\mathrm{OHEM}}(\hat y_f) + \kappa L_{\mathrm{OHEM}}(\hat y_s)"

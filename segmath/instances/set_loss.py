@@ -77,7 +77,7 @@ def _pair_costs(xp, logits, inside, cnt):
 
 
 @register("mask_classification", kind="loss", name="Mask-classification set loss (MaskFormer)", example=_example,
-          references=("cheng2021perpixel",), chapter=None, planned_chapter="11_embeddings",
+          references=("cheng2021perpixel",), chapter="11_embeddings",
           symbolic=NoForm("a set-prediction loss: a Hungarian matching of queries to instances, then class "
                           "cross-entropy and mask BCE + Dice on the pairs; no per-pixel or count form"),
           formula=(r"\begin{aligned}L &= w_c\,\mathrm{CE}_\mathrm{eos}(\text{queries}) + \frac{1}{K}\sum_{k}"
