@@ -18,7 +18,8 @@ from tools import book as _book
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ["01_counts", "02_balanced", "03_imbalanced", "04_overlap", "05_focal", "06_lovasz", "07_soft_labels",
-            "08_multiclass", "09_boundaries", "11_embeddings", "12_crf", "13_variational"]
+            "08_multiclass", "09_boundaries", "10_instances",
+            "11_embeddings", "12_crf", "13_variational"]
 THEOREM_KINDS = ("theorem", "proposition", "lemma", "corollary")
 BRIEF_VERIFICATIONS = (  # every verify function the chapters 1-4 must show and assert
     "verify_dice_jaccard_bijection", "verify_dice_jaccard_bounds", "verify_soft_dice_jaccard_algebra",

@@ -140,7 +140,7 @@ def _example(seed):
 
 
 @register("instance_ap", kind="metric", name="COCO mask average precision (AP@[.5:.95], AP50, AP75)",
-          example=_example, references=("lin2014microsoft",), chapter=None, planned_chapter="10_instances",
+          example=_example, references=("lin2014microsoft",), chapter="10_instances",
           formula=r"\mathrm{AP} = \frac{1}{|T|\,|K|}\sum_{t\in T}\sum_{k}\frac{1}{101}\sum_{r\in\{0,.01,\dots,1\}}"
                   r"\max_{\tilde r \ge r} p_{t,k}(\tilde r)")
 def instance_ap(preds, target, *, iou_thresholds=IOU_THRESHOLDS, max_detections=(1, 10, 100), recall_points=101):

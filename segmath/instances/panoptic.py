@@ -171,7 +171,7 @@ def _example(seed):
 
 
 @register("panoptic_quality", kind="metric", name="Panoptic quality (PQ, SQ, RQ)", example=_example,
-          references=("kirillov2019panoptic",), chapter=None, planned_chapter="10_instances",
+          references=("kirillov2019panoptic",), chapter="10_instances",
           formula=r"\mathrm{PQ} = \frac{\sum_{TP}\mathrm{IoU}}{|TP| + \frac12|FP| + \frac12|FN|}"
                   r" = \mathrm{SQ}\cdot\mathrm{RQ}",
           theorems=("verify_pq_sq_rq", "verify_matching_uniqueness"), tags=("3d",))
