@@ -60,6 +60,11 @@ NOT_USED = object()   # a metric without a connectivity option
 
 # -- shared set-up -------------------------------------------------------------
 
+def _compiling():
+    import torch
+    return torch.compiler.is_compiling()
+
+
 class Masks:
     """Binary masks per (image, class): ``pred``, ``true`` ``(N, K, *spatial)`` bool."""
 
@@ -78,10 +83,12 @@ class Masks:
 
         Exact for every metric here: all contour elements lie inside the box, and the margin
         (or the image border) keeps the outside of every mask outside.  Finding the box reads
-        data back, so it is skipped for tensors on an accelerator, where the dense transform
-        is cheap anyway.
+        data back and gives a shape that depends on the data, so it is skipped for tensors on
+        an accelerator, where the dense transform is cheap anyway, and under ``torch.compile``,
+        where the metric then runs on the full grid with the sync-free ``"bisect"`` EDT (the
+        same distances: the crop changes no value).
         """
-        if P.is_torch(self.pred) and self.pred.device.type != "cpu":
+        if P.is_torch(self.pred) and (self.pred.device.type != "cpu" or _compiling()):
             return self
         used = P.to_numpy(self.xp.any(self.pred | self.true, axis=(0, 1)))
         if not used.any():
@@ -276,6 +283,21 @@ def surfel_table(ndim, spacing):
     return np.linalg.norm(normals * scale, axis=-1).sum(-1)
 
 
+def _constant_result(fn):
+    """``torch.compiler.assume_constant_result`` without importing torch with segmath: that decorator
+    only sets this attribute (torch 2.x; ``tests/test_metrics_compile.py`` checks it), and Dynamo
+    then calls ``fn`` at trace time and keeps its result as a constant."""
+    fn._dynamo_marked_constant = True
+    return fn
+
+
+@_constant_result
+def surfel_constants(ndim, spacing):
+    """:func:`surfel_table` as a tuple of floats, a constant to ``torch.compile`` (Dynamo would
+    otherwise trace its NumPy and scikit-image code, whose branches depend on the cells)."""
+    return tuple(float(v) for v in surfel_table(ndim, tuple(spacing)))
+
+
 def surfels(m: Masks, mask):
     """Neighbourhood codes of the ``(n_k + 1)``-cells of a zero-padded mask (N, K, *cells)."""
     xp, nd = m.xp, m.ndim
@@ -300,7 +322,8 @@ def surfel_distances(m: Masks, option):
     full = 2 ** (2 ** m.ndim) - 1
     cp, ct = surfels(m, m.pred), surfels(m, m.true)
     ep, et = (cp != 0) & (cp != full), (ct != 0) & (ct != full)
-    table = P.asarray_like(surfel_table(m.ndim, m.spacing), cp, dtype=m.dtype)
+    table = P.asarray_like(surfel_constants(m.ndim, tuple(m.spacing)) if P.is_torch(cp) else
+                           surfel_table(m.ndim, m.spacing), cp, dtype=m.dtype)
     area_p = xp.reshape(xp.take(table, xp.reshape(cp, (-1,))), cp.shape)
     area_t = xp.reshape(xp.take(table, xp.reshape(ct, (-1,))), ct.shape)
     dist = directed(m, ep, et)
