@@ -288,3 +288,247 @@ def test_ipynb_download_without_launch_buttons(tmp_path):
     other = {"sourcename": "book/api.md"}                       # no executed notebook: no button
     ipynb_download._copy_notebook(app, "book/api", "page.html", other, doctree=object())
     assert "ipynb_source" not in other
+
+
+# ---- the chapters as notebooks (jupytext), Binder and `make lab` --------------------------------------
+
+def _jupytext_pages():
+    return [f for f in _toc_files() if (ROOT / f"{f}.md").exists()
+            and (ROOT / f"{f}.md").read_text(encoding="utf-8").startswith("---\njupytext:")]
+
+
+def _read_notebook(page):
+    import jupytext
+    return jupytext.read(ROOT / f"{page}.md", fmt="md:myst")
+
+
+@pytest.mark.parametrize("page", _jupytext_pages())
+def test_chapter_reads_as_a_notebook_and_round_trips(page):
+    """JupyterLab opens the MyST chapters through jupytext: each reads as a notebook with the python3
+    kernel and at least one code cell, and writing it back (what saving it in JupyterLab does, with the
+    repository's jupytext.toml) gives the same notebook."""
+    import jupytext
+    from jupytext.config import load_jupytext_config
+    path = ROOT / f"{page}.md"
+    nb = _read_notebook(page)
+    assert nb.metadata["kernelspec"]["name"] == "python3" and nb.metadata["kernelspec"]["language"] == "python"
+    assert any(c.cell_type == "code" for c in nb.cells), f"{page}: no code cell"
+    config = load_jupytext_config(str(path))
+    assert config is not None, "jupytext.toml at the repository root is not found"
+    text = jupytext.writes(nb, fmt="md:myst", config=config)
+    again = jupytext.reads(text, fmt="md:myst")
+    assert [(c.cell_type, c.source, dict(c.metadata)) for c in again.cells] == \
+           [(c.cell_type, c.source, dict(c.metadata)) for c in nb.cells], f"{page}: not stable as a notebook"
+
+
+# Chapters being written while these rules arrived: expected failures (not strict) until their authors
+# bring them to the rules; then take them out of this set.
+RULES_PENDING = {"10_instances", "11_embeddings"}
+
+
+def _with_pending(names, prefix=""):
+    return [pytest.param(prefix + n, marks=pytest.mark.xfail(reason=f"{n}: not yet brought to the rule"))
+            if n in RULES_PENDING else prefix + n for n in names]
+
+
+@pytest.mark.parametrize("page", ["book/00_preface"] + _with_pending(CHAPTERS, "book/"))
+def test_chapter_text_survives_a_save_in_jupyterlab(page):
+    """Saving a chapter from JupyterLab rewrites nothing: the file is already in jupytext's own form (no
+    version stamp, thanks to jupytext.toml; mystnb captions as jupytext writes YAML, i.e. one logical
+    line, folded)."""
+    import jupytext
+    from jupytext.config import load_jupytext_config
+    path = ROOT / f"{page}.md"
+    text = path.read_text(encoding="utf-8")
+    back = jupytext.writes(_read_notebook(page), fmt="md:myst", config=load_jupytext_config(str(path)))
+    if back != text and back + "\n" != text:
+        import difflib
+        diff = "\n".join(list(difflib.unified_diff(text.splitlines(), back.splitlines(), lineterm="", n=0))[:12])
+        pytest.fail(f"{page}: a save from JupyterLab would rewrite it (write each mystnb caption as one line "
+                    f"and let jupytext fold it, e.g. `.venv/bin/jupytext --to md:myst {page}.md`):\n{diff}")
+
+
+def _requirement_names(path):
+    names = []
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            names.append(re.split(r"[=<>!~\[; ]", line)[0].lower().replace("_", "-"))
+    return names
+
+
+def test_binder_installs_the_pinned_environment_and_segmath():
+    binder = ROOT / "binder"
+    reqs = (binder / "requirements.txt").read_text().splitlines()
+    lines = [ln.split("#")[0].strip() for ln in reqs if ln.split("#")[0].strip()]
+    # the pinned environment itself, nothing pinned a second time (no drift), options only otherwise
+    assert "-r ../requirements.txt" in lines
+    assert all(ln.startswith("-") for ln in lines), f"binder/requirements.txt pins its own packages: {lines}"
+    assert _requirement_names(binder / "requirements.txt") == []
+    pinned = (ROOT / "requirements.txt").read_text().splitlines()
+    names = _requirement_names(ROOT / "requirements.txt")
+    for needed in ("jupyterlab", "jupytext", "ipywidgets", "ipykernel"):
+        assert needed in names, f"requirements.txt does not pin {needed}"
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.+!-]+", ln.strip()) for ln in pinned
+               if ln.strip() and not ln.startswith("#")), "requirements.txt must pin every package with =="
+    post = (binder / "postBuild").read_text()
+    assert re.search(r"pip install [^\n]*--no-deps[^\n]*-e \.", post), "postBuild must install segmath (-e .)"
+    start = (binder / "start").read_text()
+    assert "binder/jupyter" in start and 'exec "$@"' in start
+    for script in ("postBuild", "start"):
+        assert (binder / script).read_text().startswith("#!/bin/bash")
+        assert (binder / script).stat().st_mode & 0o111, f"binder/{script} is not executable"
+    runtime = (binder / "runtime.txt").read_text().strip()
+    m = re.fullmatch(r"python-3\.(\d+)", runtime)
+    need = re.search(r'requires-python = ">=3\.(\d+)"', (ROOT / "pyproject.toml").read_text())
+    assert m and need and int(m.group(1)) >= int(need.group(1)), (runtime, need)
+
+
+def _lab_settings():
+    import json
+    return json.loads((ROOT / "binder" / "jupyter" / "labconfig" / "default_setting_overrides.json").read_text())
+
+
+def test_make_lab_and_binder_open_chapters_as_notebooks():
+    viewers = _lab_settings()["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
+    assert viewers["markdown"] == viewers["myst"] == "Jupytext Notebook"
+    make = (ROOT / "Makefile").read_text()
+    rule = re.search(r"^lab: env\n((?:\t.*\n)+)", make, flags=re.M)
+    assert rule, "the Makefile has no `lab: env` target"
+    body = rule.group(1)
+    assert "JUPYTER_CONFIG_PATH=" in body and "binder/jupyter" in body   # the same settings as Binder
+    assert "$(VENV)/bin/jupyter lab" in body and "$(LAB_ARGS)" in body and "root_dir" in body
+    readme = (ROOT / "README.md").read_text()
+    assert "make lab" in readme and "make lab" in _text("00_preface")
+    toml = (ROOT / "jupytext.toml").read_text()
+    assert "jupytext_version" in toml
+
+
+@pytest.mark.slow
+def test_jupyterlab_serves_chapters_as_notebooks(tmp_path):
+    """Start the JupyterLab server as `make lab` does (no browser) and ask its REST API for a chapter:
+    the jupytext contents manager returns a notebook model, and the docmanager settings carry the
+    repository's default viewers."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, JUPYTER_CONFIG_PATH=str(ROOT / "binder" / "jupyter"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_DATA_DIR=str(tmp_path / "data"))
+    jupyter = Path(sys.executable).parent / "jupyter"
+    cmd = [str(jupyter), "lab", "--no-browser", f"--port={port}", "--IdentityProvider.token=t0k",
+           f"--ServerApp.root_dir={ROOT}", "--ServerApp.open_browser=False"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path):
+        sep = "&" if "?" in path else "?"
+        with urllib.request.urlopen(f"{base}{path}{sep}token=t0k", timeout=30) as r:
+            return json.loads(r.read())
+    try:
+        for _ in range(240):
+            try:
+                get("/api/status")
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+                time.sleep(0.5)
+        model = get("/api/contents/book/01_counts.md?type=notebook&content=1")
+        assert model["type"] == "notebook" and model["format"] == "json"
+        assert model["content"]["metadata"]["kernelspec"]["name"] == "python3"
+        assert sum(c["cell_type"] == "code" for c in model["content"]["cells"]) >= 5
+        settings = get("/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
+        assert settings["schema"]["properties"]["defaultViewers"]["default"]["markdown"] == "Jupytext Notebook"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+# ---- figures that read at page width --------------------------------------------------------------
+
+# Measured in the built book (1280 px window): a captioned figure is shown at most 672 CSS px wide. A figure
+# of 6.8 in at 100 dpi is about 691 px, shown at >= 97 %, so 10 pt text (13.9 px at 100 dpi) stays
+# >= 13.5 CSS px, i.e. at least 10 pt on the page.
+PAGE_WIDTH_IN = 6.8
+MIN_FONT_PT = 10
+_RELATIVE = {"xx-small": 0.579, "x-small": 0.694, "small": 0.833, "medium": 1.0, "large": 1.2,
+             "x-large": 1.44, "xx-large": 1.728, "larger": 1.2, "smaller": 0.833}
+
+
+def _const(node):
+    import ast
+    return ast.literal_eval(node)
+
+
+def _figure_style(nb):
+    """rcParams set in the chapter's first code cells (font sizes, dpi)."""
+    import ast
+    style = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "rcParams.update" not in cell.source:
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "update" and node.args:
+                style.update(_const(node.args[0]))
+        break
+    return style
+
+
+def _size_pt(value, base):
+    return base * _RELATIVE[value] if isinstance(value, str) else float(value)
+
+
+@pytest.mark.parametrize("chapter", _with_pending(CHAPTERS))
+def test_figures_fit_the_page(chapter):
+    """Every figure of the chapter (a code cell that calls plt.show(); the explorers are separate) has a
+    name and a caption (numbered), at most two panels, is at most PAGE_WIDTH_IN wide at >= 96 dpi, and
+    has no text below MIN_FONT_PT."""
+    import ast
+    nb = _read_notebook(f"book/{chapter}")
+    style = _figure_style(nb)
+    base = float(style.get("font.size", 10.0))
+    assert float(style.get("figure.dpi", 100)) >= 96, f"{chapter}: figure.dpi below 96"
+    for key, value in style.items():
+        if key.endswith("size") and key != "figure.figsize":
+            assert _size_pt(value, base) >= MIN_FONT_PT, f"{chapter}: rcParams {key}={value!r} < {MIN_FONT_PT} pt"
+    default_width = style.get("figure.figsize", (6.4, 4.8))[0]
+    figures = [c for c in nb.cells if c.cell_type == "code" and "plt.show()" in c.source]
+    assert figures, f"{chapter}: no figure"
+    for cell in figures:
+        where = f"{chapter}: figure cell starting {cell.source.strip().splitlines()[0][:60]!r}"
+        fig = cell.metadata.get("mystnb", {}).get("figure", {})
+        assert str(fig.get("name", "")).startswith("fig-") and len(str(fig.get("caption", ""))) > 40, \
+            f"{where} has no mystnb figure name and caption"
+        n_show = cell.source.count("plt.show()")
+        assert n_show == 1, f"{where} shows {n_show} figures under one caption"
+        for node in ast.walk(ast.parse(cell.source)):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            kw = {k.arg: k.value for k in node.keywords if k.arg}
+            if name in ("subplots", "figure", "subplot_mosaic"):
+                assert name != "subplot_mosaic", f"{where}: subplot_mosaic is not checked; use subplots"
+                width = _const(kw["figsize"])[0] if "figsize" in kw else default_width
+                assert width <= PAGE_WIDTH_IN, f"{where}: {width} in wide > {PAGE_WIDTH_IN} in"
+            if name == "subplots":
+                dims = [_const(a) for a in node.args[:2]]
+                nrows = _const(kw["nrows"]) if "nrows" in kw else (dims[0] if dims else 1)
+                ncols = _const(kw["ncols"]) if "ncols" in kw else (dims[1] if len(dims) > 1 else 1)
+                assert nrows * ncols <= 2, f"{where}: {nrows}x{ncols} panels (at most two)"
+            if name in ("add_subplot", "subplot"):
+                pytest.fail(f"{where}: {name}() panels are not counted; use plt.subplots")
+            for key in ("fontsize", "size", "labelsize"):
+                if key in kw and isinstance(kw[key], ast.Constant):
+                    assert _size_pt(kw[key].value, base) >= MIN_FONT_PT, f"{where}: {key}={kw[key].value!r}"
