@@ -7,7 +7,7 @@ never imports them.  ``segmath.teaching.data``, ``segmath.teaching.train`` and
 """
 import importlib
 
-_LAZY = ("data", "losses", "train", "widgets")
+_LAZY = ("data", "instances", "losses", "train", "widgets")
 
 
 def __getattr__(name):
