@@ -195,3 +195,18 @@ def test_spatial_bad_input():
                         ("pixel_size", float("inf"))):
         with pytest.raises(ValueError, match=name):
             cluster_spatial_embeddings(off, sigma, seed, **{name: value})
+
+
+def test_spatial_one_host_read_per_round(monkeypatch):
+    """Two clusters: two rounds and the round that finds no seed, each one read (value checks off)."""
+    o = torch.tensor([[[0.0, -1.0, 1.0, 0.0, -1.0]]])
+    s, q = torch.ones(1, 1, 5), torch.tensor([[[0.9, 0.6, 0.7, 0.95, 0.8]]])
+    reads = []
+    original = torch.Tensor.__bool__
+    monkeypatch.setattr(torch.Tensor, "__bool__", lambda t: reads.append(1) or original(t))
+    with segmath.value_checks(False):
+        lab = cluster_spatial_embeddings(o, s, q, pixel_size=1.0)
+    assert lab.tolist() == [[2, 2, 1, 1, 1]] and len(reads) == 3
+    reads.clear()
+    cluster_spatial_embeddings(o, s, q, pixel_size=1.0)
+    assert len(reads) == 4                       # + the data checks, read back together once
