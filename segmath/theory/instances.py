@@ -298,10 +298,13 @@ def _zero_loss_counterexamples(grid, loss, inner, outer):
 def verify_fathi_similarity(seed=0, cases=400):
     r"""S29 (Fathi et al. 2017): :math:`\sigma(p, q) = 2/(1 + \exp\|e_p - e_q\|^2)` lies in (0, 1], equals 1
     iff :math:`e_p = e_q` and decreases strictly with the distance; :func:`segmath.pairwise_similarity` on two
-    pixels of one instance is :math:`-\frac12\log\sigma`, of two instances :math:`-\log(1 - \sigma)`.
+    pixels of one instance is :math:`-\frac12\log\sigma`, of two instances :math:`-\log(1 - \sigma)`; and the
+    similarity is calibrated: pairs at one distance of which a share ``p`` lie in one instance have the least
+    expected loss where :math:`\sigma = p`, i.e. :math:`d^2 = \ln(2/p - 1)`.
     """
     from .. import pairwise_similarity
-    chk = Checker("Fathi's sigma: range (0, 1], 1 iff equal, decreasing; the loss is its log-loss", 1e-12, "S29")
+    chk = Checker("Fathi's sigma: range (0, 1], 1 iff equal, decreasing; the loss is its log-loss; calibrated",
+                  1e-12, "S29")
     d = np.linspace(0, 6, 2001)
     sig = 2 / (1 + np.exp(d ** 2))
     chk.condition("sigma in (0, 1]", bool(np.all((sig > 0) & (sig <= 1))))
@@ -319,6 +322,23 @@ def verify_fathi_similarity(seed=0, cases=400):
         apart = float(pairwise_similarity(x, np.array([[[1, 2]]]), samples="all"))
         chk.error("same instance: |L + log(sigma)/2|", abs(same + 0.5 * np.log(s)) / max(1.0, abs(np.log(s))))
         chk.error("two instances: |L + log(1 - sigma)|", abs(apart + log1m) / max(1.0, abs(log1m)))
+        chk.count(1)
+    # calibration: pairs at one common distance d, a share p of them from one instance; the expected
+    # log-loss p (-log sigma) + (1 - p)(-log(1 - sigma)) is least where sigma(d) = p, d^2 = ln(2/p - 1)
+    import torch
+    grid = np.linspace(1e-4, 4, 40001)
+    sig_grid = 2 / (1 + np.exp(grid ** 2))
+    for share in (0.05, 0.3, 0.5, 0.8, 0.95):
+        d_star = np.sqrt(np.log(2 / share - 1))
+        risk = -share * np.log(sig_grid) - (1 - share) * np.log1p(-sig_grid)
+        chk.error("calibration: |grid minimiser - sqrt(ln(2/p - 1))| - grid step", max(
+            0.0, abs(grid[np.argmin(risk)] - d_star) - (grid[1] - grid[0])))
+        dist = torch.tensor(d_star, dtype=torch.float64, requires_grad=True)
+        x = torch.stack([torch.zeros((), dtype=torch.float64), dist]).reshape(1, 1, 1, 2)
+        same = pairwise_similarity(x, torch.tensor([[[1, 1]]]), samples="all")      # -log(sigma) / 2
+        apart = pairwise_similarity(x, torch.tensor([[[1, 2]]]), samples="all")     # -log(1 - sigma)
+        (2 * share * same + (1 - share) * apart).backward()
+        chk.error("calibration: segmath's expected pair loss has zero slope where sigma = p", abs(float(dist.grad)))
         chk.count(1)
     return chk.result()
 
