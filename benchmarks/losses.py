@@ -8,7 +8,11 @@ forward+backward (measured in a fresh subprocess: max RSS minus RSS before the c
 CPU, ``torch.cuda.max_memory_allocated`` on CUDA).
 
     python benchmarks/losses.py [--rounds 7] [--device cpu|cuda] [--no-memory] [--only dice,focal]
-                                [--shape 4,19,256,256] [--out PATH]
+                                [--shape 4,19,256,256] [--out PATH] [--unchecked]
+
+``--unchecked`` times segmath a second time inside ``segmath.value_checks(False)`` in the same
+interleaved rounds (the ``segmath-unchecked`` column and its own ratios; value checks on, the
+default, is what a user calls).
 
 Writes ``benchmarks/results/losses_<device>.md`` (or ``--out``); the header records the machine, the
 load average before and after the run, and the torch version.  ``--shape`` with a small size is
@@ -122,6 +126,16 @@ def formula(fn):
     return call
 
 
+def unchecked(fn):
+    """The same segmath call with value checks off (no data read back, nothing checked)."""
+    from segmath.validation import value_checks
+
+    def call(x, d):
+        with value_checks(False):
+            return fn(x, d)
+    return call
+
+
 def step(fn, x, data):
     x.grad = None
     loss = fn(x, data)
@@ -149,7 +163,8 @@ b.SHAPE = {SHAPE!r}
 torch.set_num_threads(1)  # no OpenMP pool before the fork below (a forked pool deadlocks)
 data = b.make_inputs({device!r}, b.SHAPE)
 fn_sm, anc, mode = b.anchors()[{loss_id!r}]
-fn = fn_sm if {impl!r} == "segmath" else b.formula(fn_sm) if {impl!r} == "segmath-formula" else anc[{impl!r}]
+fn = (fn_sm if {impl!r} == "segmath" else b.formula(fn_sm) if {impl!r} == "segmath-formula"
+      else b.unchecked(fn_sm) if {impl!r} == "segmath-unchecked" else anc[{impl!r}])
 x = (data["blogits"] if mode == "binary" else data["logits"]).clone().requires_grad_(True)
 import psutil
 if {device!r} == "cuda":
@@ -176,7 +191,7 @@ print(json.dumps(peak / 2**20))
         return float("nan")
 
 
-def run(rounds, device, memory, only):
+def run(rounds, device, memory, only, with_unchecked=False):
     import segmath
     torch.manual_seed(0)
     torch.set_num_threads(2)
@@ -189,7 +204,8 @@ def run(rounds, device, memory, only):
         if loss_id not in known:
             print(f"  (skip {loss_id}: not in the catalogue)")
             continue
-        impls = {"segmath": fn_sm, **({"segmath-formula": formula(fn_sm)} if loss_id in REGION else {}), **anc}
+        impls = {"segmath": fn_sm, **({"segmath-unchecked": unchecked(fn_sm)} if with_unchecked else {}),
+                 **({"segmath-formula": formula(fn_sm)} if loss_id in REGION else {}), **anc}
         x = (data["blogits"] if mode == "binary" else data["logits"]).clone().requires_grad_(True)
         for fn in impls.values():  # warm-up
             step(fn, x, data)
@@ -200,11 +216,16 @@ def run(rounds, device, memory, only):
         med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
         fastest = min(v for k, v in med.items() if not k.startswith("segmath"))
         # best-of-rounds ratio: the intrinsic cost, less sensitive to a noisy shared machine
-        best = min(times["segmath"]) / min(min(v) for k, v in times.items() if not k.startswith("segmath"))
+        floor = min(min(v) for k, v in times.items() if not k.startswith("segmath"))
+        best = min(times["segmath"]) / floor
+        off = None
+        if "segmath-unchecked" in times:   # (median ratio, best-of-rounds ratio) with value checks off
+            off = (med["segmath-unchecked"] / fastest, min(times["segmath-unchecked"]) / floor)
         mem = {k: peak_memory(loss_id, k, device) for k in impls} if memory else {}
-        rows.append((loss_id, mode, med, fastest, best, mem))
+        rows.append((loss_id, mode, med, fastest, best, mem, off))
         cells = "  ".join(f"{k} {v:7.1f} ms" for k, v in med.items())
-        print(f"{loss_id:24s} ratio {med['segmath'] / fastest:5.2f} (best {best:4.2f})  {cells}", flush=True)
+        extra = f" unchecked {off[0]:5.2f} (best {off[1]:4.2f})" if off else ""
+        print(f"{loss_id:24s} ratio {med['segmath'] / fastest:5.2f} (best {best:4.2f}){extra}  {cells}", flush=True)
     return rows
 
 
@@ -237,19 +258,22 @@ def profile_table(loss_id, device, steps=5):
 
 def write_table(rows, device, rounds, load, out=None, profiles=None):
     lines = [f"# Losses: forward + backward on {SHAPE} float32 ({device})", "",
-             f"Machine: {machine(device)}; load average (1 min) {load[0]:.1f} before, {load[1]:.1f} after the run "
+             f"Machine: {machine(device)}; load average (1 min) {load[0]:.1f} before, {load[1]:.1f} after the run; "
+             f"command: `python benchmarks/losses.py {' '.join(sys.argv[1:])}` "
              "(a shared machine: the best-of-rounds ratio is the less noisy one); "
              f"median of {rounds} interleaved rounds. ratio = segmath / fastest anchor, of the medians (< 1: segmath "
              "faster); best of rounds = the same ratio of the fastest rounds. "
              "Memory: peak extra MiB of one forward+backward in a fresh process.", "",
-             "| loss | input | segmath ms | anchors (ms) | ratio | ratio (best of rounds) | segmath MiB | anchors MiB |",
-             "|---|---|---|---|---|---|---|---|"]
-    for loss_id, mode, med, fastest, best, mem in rows:
+             "| loss | input | segmath ms | anchors (ms) | ratio | ratio (best of rounds) | segmath MiB | anchors MiB |"
+             + (" checks off: ratio (best of rounds) |" if any(r[6] for r in rows) else ""),
+             "|---|---|---|---|---|---|---|---|" + ("---|" if any(r[6] for r in rows) else "")]
+    for loss_id, mode, med, fastest, best, mem, off in rows:
         anchors_ms = ", ".join(f"{k} {v:.1f}" for k, v in med.items() if k != "segmath")
         anchors_mb = ", ".join(f"{k} {v:.0f}" for k, v in mem.items() if k != "segmath") or "–"   # incl. formula path
         sm_mb = f"{mem['segmath']:.0f}" if mem else "–"
         lines.append(f"| {loss_id} | {mode} | {med['segmath']:.1f} | {anchors_ms} | "
-                     f"{med['segmath'] / fastest:.2f} | {best:.2f} | {sm_mb} | {anchors_mb} |")
+                     f"{med['segmath'] / fastest:.2f} | {best:.2f} | {sm_mb} | {anchors_mb} |"
+                     + (f" {off[0]:.2f} ({off[1]:.2f}) |" if off else ""))
     for loss_id, text in (profiles or {}).items():
         lines += ["", f"## Profile: segmath {loss_id}, 5 forward+backward steps", "", "```", text.strip(), "```"]
     out = pathlib.Path(out) if out else ROOT / "results" / f"losses_{device}.md"
@@ -268,11 +292,13 @@ def main():
     ap.add_argument("--shape", default=",".join(map(str, SHAPE)), help="N,C,H,W (small for a dry run)")
     ap.add_argument("--out", default=None, help="table path (default benchmarks/results/losses_<device>.md)")
     ap.add_argument("--profile", default="", help="loss ids whose torch.profiler table goes under the table")
+    ap.add_argument("--unchecked", action="store_true",
+                    help="also time segmath with value checks off (segmath-unchecked), interleaved")
     args = ap.parse_args()
     SHAPE = tuple(int(v) for v in args.shape.split(","))
     only = set(filter(None, args.only.split(",")))
     load = [os.getloadavg()[0]]
-    rows = run(args.rounds, args.device, not args.no_memory, only)
+    rows = run(args.rounds, args.device, not args.no_memory, only, args.unchecked)
     load.append(os.getloadavg()[0])
     profiles = {k: profile_table(k, args.device) for k in filter(None, args.profile.split(","))}
     for text in profiles.values():

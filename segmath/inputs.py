@@ -50,7 +50,29 @@ class Pair:
     dense: Any = None     # (N, C, S) float target, else None
     valid: Any = None     # (N, S) bool, False at ignored pixels; None when nothing is ignored
     spatial: tuple = ()
+    raw_labels: Any = None   # (N, S) int64 labels as given (ignore_index not replaced), with labels
+    ignore_index: Any = None
+    deferred: Any = None     # the label range check left to an indexing kernel (see guarded)
     _cache: dict = field(default_factory=dict, repr=False)
+
+    def guarded(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``, with the label range check it makes on the way.
+
+        With ``make_pair(..., defer_label_check=True)`` on a CPU tensor the labels are not
+        range-checked before the call (no min/max pass over them): the class-axis ``gather`` /
+        ``scatter_add`` / ``nll_loss`` kernels bounds-check every index they read, and an error
+        they raise is turned here into the ``ValueError`` naming the target that the separate
+        check would have raised.  ``fn`` must read every counted label through such a kernel.
+        Without a deferred check this is a plain call (nothing for ``torch.compile`` to trace).
+        """
+        if self.deferred is None:
+            return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except (RuntimeError, IndexError) as err:
+            name, num_classes = self.deferred
+            check_labels(self.raw_labels, name, num_classes, self.ignore_index)   # raises if out of range
+            raise err
 
     @property
     def num_classes(self) -> int:
@@ -172,13 +194,21 @@ class Pair:
 
 
 def make_pair(input, target, *, from_logits: bool = True, activation=None, ignore_index=None,
-              soft_target: bool = True, input_name: str = "input", target_name: str = "target") -> Pair:
+              soft_target: bool = True, input_name: str = "input", target_name: str = "target",
+              defer_label_check: bool = False) -> Pair:
     """Validate ``(input, target)`` and return the canonical :class:`Pair`.
 
     The data checks (``input`` finite, probabilities in [0, 1], labels in range, hard targets)
     share one host sync (:class:`~segmath.validation.DataChecks`).
+
+    ``defer_label_check=True`` (a caller that reads the labels only through bounds-checking torch
+    kernels inside :meth:`Pair.guarded`): for softmax label targets on a CPU tensor, eager, the
+    range check of the labels is left to those kernels instead of a min/max pass here.  On CUDA
+    (an out-of-range index is a device-side assert there, which cannot be caught), on NumPy and
+    under ``torch.compile`` the check stays here.
     """
     checks = DataChecks()
+    checks.defer_labels = defer_label_check
     pair = _make_pair(input, target, from_logits, activation, ignore_index, soft_target, input_name,
                       target_name, checks)
     checks.resolve()
@@ -248,10 +278,23 @@ def _split_ignored(labels, ignore_index):
     return xp.where(valid, labels, xp.zeros_like(labels)), valid
 
 
+def _can_defer(checks, pair, labels) -> bool:
+    """The label range check may ride on the loss's own indexing kernels (see :meth:`Pair.guarded`)."""
+    if not (getattr(checks, "defer_labels", False) and checks.enabled and pair.activation == "softmax"
+            and P.is_torch(labels) and labels.device.type == "cpu"):
+        return False
+    import torch
+    return not torch.compiler.is_compiling()
+
+
 def _set_label_target(pair: Pair, target, ignore_index, target_name, checks):
     xp, c = pair.xp, pair.num_classes
     labels = _flat_labels(target, pair.batch, target_name)
-    check_labels(labels, target_name, 2 if c == 1 else c, ignore_index, checks)
+    if _can_defer(checks, pair, labels):
+        pair.deferred = (target_name, c)
+    else:
+        check_labels(labels, target_name, 2 if c == 1 else c, ignore_index, checks)
+    pair.raw_labels, pair.ignore_index = labels, ignore_index
     labels, pair.valid = _split_ignored(labels, ignore_index)
     if pair.activation == "sigmoid":
         if c != 1:

@@ -70,8 +70,16 @@ def _fusable(pair: Pair, l1: bool) -> bool:
 
 
 def soft_stats(pair: Pair, aggregate: str = "image", *, squares: bool = False, l1: bool = False) -> SoftStats:
-    """Soft counts per (image, class) -> (N, C), or pooled over the batch -> (1, C)."""
+    """Soft counts per (image, class) -> (N, C), or pooled over the batch -> (1, C).
+
+    Every label is read by a bounds-checking gather / scatter-add (torch) here, so a label range
+    check deferred by ``make_pair`` rides on them (:meth:`~segmath.inputs.Pair.guarded`).
+    """
     check_aggregate(aggregate)
+    return pair.guarded(_soft_stats, pair, aggregate, squares, l1)
+
+
+def _soft_stats(pair: Pair, aggregate: str, squares: bool, l1: bool) -> SoftStats:
     xp = pair.xp
     if _fusable(pair, l1):
         stats = _fused_stats(pair, squares)

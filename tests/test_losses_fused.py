@@ -139,3 +139,92 @@ def test_fused_backward_traces_whole(name):
         traced = torch.compile(lambda t: getattr(segmath, name)(t, y), backend="aot_eager", fullgraph=True)(z)
         (g,) = torch.autograd.grad(traced, z)
     torch.testing.assert_close(g, eager, rtol=1e-12, atol=1e-12)
+
+
+# -- the fused cross-entropy (segmath.losses.fused.label_cross_entropy) --------------------------
+
+CE_OPTIONS = [{}, {"ignore_index": -100}, {"weight": [0.5, 1.0, 2.0, 0.0]},
+              {"weight": [0.5, 1.0, 2.0, 0.0], "ignore_index": -100}]
+
+
+def _torch_ce(x, y, kw, reduction):
+    """torch's own cross-entropy (the oracle; reduction='mean' there is sum / sum of weights)."""
+    kw = dict(kw)
+    if "weight" in kw:
+        kw["weight"] = torch.tensor(kw["weight"], dtype=x.dtype)
+    return torch.nn.functional.cross_entropy(x, y, reduction=reduction, **kw)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("opts", CE_OPTIONS, ids=lambda o: ",".join(o) or "default")
+@pytest.mark.parametrize("name", ["cross_entropy", "weighted_cross_entropy"])
+def test_fused_cross_entropy_equals_torch(name, opts, reduction):
+    if name == "weighted_cross_entropy" and "weight" not in opts:
+        pytest.skip("weight is required")
+    x, y = _data(6)
+    if "ignore_index" not in opts:
+        y = torch.where(y == -100, torch.zeros_like(y), y)
+    value, grad = _value_and_grad(name, {**opts, "reduction": reduction}, x, y)
+    z = x.clone().requires_grad_(True)
+    ref = _torch_ce(z, y, opts, reduction)
+    (ref_grad,) = torch.autograd.grad(ref, z)
+    torch.testing.assert_close(value, ref.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("opts", CE_OPTIONS, ids=lambda o: ",".join(o) or "default")
+def test_fused_cross_entropy_passes_gradcheck(opts):
+    x, y = _data(7, n=2, c=4, shape=(3, 3))
+    if "ignore_index" not in opts:
+        y = torch.where(y == -100, torch.zeros_like(y), y)
+    z = x.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda t: _call("cross_entropy", opts, t, y), (z,), eps=1e-6, atol=1e-8)
+
+
+def test_fused_cross_entropy_all_ignored_is_zero_with_zero_gradient():
+    x, _ = _data(8)
+    y = torch.full((3, 5, 4), -100)
+    value, grad = _value_and_grad("cross_entropy", {"ignore_index": -100}, x, y)
+    assert value.item() == 0.0
+    assert torch.count_nonzero(grad).item() == 0
+
+
+BAD_LABELS = [(4, {}), (-1, {}), (-(2 ** 63), {}), (9, {"ignore_index": -100}),
+              (7, {"weight": [1.0, 1.0, 2.0, 0.5]}), (-3, {"weight": [1.0, 1.0, 2.0, 0.5], "ignore_index": -100})]
+
+
+@pytest.mark.parametrize("bad, opts", BAD_LABELS, ids=[f"{b}-{','.join(o) or 'default'}" for b, o in BAD_LABELS])
+@pytest.mark.parametrize("name", ["cross_entropy", "weighted_cross_entropy", "dice", "squared_dice", "jaccard"])
+def test_label_range_check_rides_on_the_kernels(name, bad, opts):
+    """With value checks on, a CPU call skips the separate min/max pass over the labels: the
+    indexing kernels' bounds check raises, and it must come out as the ValueError naming target,
+    for one bad label among good ones (the -2^63 sentinel included)."""
+    if name == "weighted_cross_entropy" and "weight" not in opts:
+        opts = {**opts, "weight": [1.0, 1.0, 1.0, 1.0]}
+    if name != "cross_entropy" and name != "weighted_cross_entropy" and "weight" in opts:
+        opts = {k: v for k, v in opts.items() if k != "weight"}
+    x, y = _data(9)
+    y = torch.where(y == -100, torch.zeros_like(y), y)
+    y[2, 3, 1] = bad
+    with pytest.raises(ValueError, match="target must hold class labels"):
+        _call(name, opts, x, y)
+
+
+@pytest.mark.parametrize("value", [float("-inf"), float("inf"), float("nan")])
+@pytest.mark.parametrize("name", ["cross_entropy", "dice"])
+def test_finite_check_catches_every_nonfinite_logit(name, value):
+    """The one-sum finiteness probe of the logits: -inf (which a softmax would hide as p = 0) too."""
+    x, y = _data(10)
+    y = torch.where(y == -100, torch.zeros_like(y), y)
+    x[1, 2, 0, 3] = value
+    with pytest.raises(ValueError, match="input must be finite"):
+        _call(name, {}, x, y)
+
+
+def test_finite_check_has_no_false_alarm_when_the_sum_overflows():
+    """Huge finite float32 logits overflow the probe's sum; the exact min/max behind it clears them."""
+    x, y = _data(11)
+    y = torch.where(y == -100, torch.zeros_like(y), y)
+    x = torch.full_like(x, 3e38, dtype=torch.float32)
+    assert not torch.isfinite(x.sum())
+    assert torch.isfinite(segmath.cross_entropy(x, y))

@@ -68,6 +68,46 @@ def _weighted_terms(pair, w_pos, w_neg=None):
     return pair.nll(wp, wn), pair.target_weight(wp, wn)
 
 
+def _fused_ce_applies(pair, reduction) -> bool:
+    """torch logits with a softmax over label targets, reduced to a number: the fused kernel pair."""
+    return (P.is_torch(pair.input) and pair.labels is not None and pair.from_logits
+            and pair.activation == "softmax" and reduction in ("mean", "sum"))
+
+
+def _fused_ce(pair, weight, reduction):
+    r"""Cross-entropy of torch logits against labels, the weighted mean :math:`\sum_i w_{y_i}\ell_i / \sum_i w_{y_i}`
+    (or the sum), by :func:`segmath.losses.fused.label_cross_entropy`: ``log_softmax`` and one ``nll_loss``
+    kernel that reduces on the fly, returns the total weight of the counted pixels and handles
+    ``ignore_index`` itself, with a closed-form backward (torch's ``cross_entropy`` without its NaN for
+    an empty count).
+
+    With a deferred label check (``make_pair(defer_label_check=True)``, a CPU tensor) the kernel's
+    own bounds check is the range check (:meth:`~segmath.inputs.Pair.guarded`).  A label equal to the
+    no-ignore sentinel (:math:`-2^{63}`) would be skipped by the kernel, so without ``ignore_index`` and
+    without weights the total weight is compared with the pixel count (the same check, no extra
+    pass), and with weights but no ``ignore_index`` the labels are checked before (:func:`_defer_ce_labels`).
+    """
+    from .fused import label_cross_entropy
+    n, _, size = pair.input.shape
+    total, count = pair.guarded(label_cross_entropy, pair.input, pair.raw_labels, weight, pair.ignore_index)
+    if pair.deferred is not None and pair.ignore_index is None and weight is None and bool(count != n * size):
+        pair.guarded(_raise_labels, pair)
+    if reduction == "sum":
+        return total
+    if pair.ignore_index is None and weight is None:
+        return total / float(n * size)      # the count is known from the shape
+    return safe_divide(pair.xp, total, count)
+
+
+def _raise_labels(pair):
+    raise RuntimeError("a label outside [0, C) was skipped by the nll kernel")
+
+
+def _defer_ce_labels(weight, ignore_index) -> bool:
+    """Whether the CE label range check can ride on the nll kernel (see :func:`_fused_ce`)."""
+    return weight is None or ignore_index is not None
+
+
 def _check_pos_weight(pos_weight, num_classes, like):
     if isinstance(pos_weight, numbers.Real) and not isinstance(pos_weight, bool):
         pos_weight = [pos_weight] * num_classes
@@ -109,9 +149,12 @@ def cross_entropy(input, target, *, weight=None, ignore_index=None, from_logits=
         >>> round(float(segmath.cross_entropy(x, y)), 6)  # log 2
         0.693147
     """
-    pair = make_pair(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index)
+    pair = make_pair(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index,
+                     defer_label_check=_defer_ce_labels(weight, ignore_index))
     w = check_weight(weight, pair.num_classes, pair.input)
-    per, pixel_weight = _per_pixel_ce(pair, w)
+    if _fused_ce_applies(pair, reduction):
+        return _fused_ce(pair, w, reduction)
+    per, pixel_weight = pair.guarded(_per_pixel_ce, pair, w)
     return pixel_reduce(pair.xp, per, reduction, valid=pair.valid, pixel_weight=pixel_weight,
                         spatial=pair.spatial)
 
@@ -170,8 +213,11 @@ def binary_cross_entropy(input, target, *, weight=None, pos_weight=None, ignore_
     rho = _check_pos_weight(pos_weight, c, pair.input)
     y = pair.dense
     rho = None if rho is None else xp.reshape(rho, (1, -1, 1))
-    if from_logits and w is None and pair.valid is None and reduction == "mean":
-        return P.bce_from_logits(pair.input, y, rho, reduction="mean")  # the common case, fused
+    if from_logits and w is None and pair.valid is None and reduction == "mean":   # the common case, fused
+        if rho is None and P.is_torch(pair.input):
+            from .fused import mean_bce_with_logits
+            return mean_bce_with_logits(pair.input, y)
+        return P.bce_from_logits(pair.input, y, rho, reduction="mean")
     per = pair.nll_terms(rho)
     if w is not None:
         per = per * xp.reshape(w, (1, -1, 1))
@@ -232,9 +278,13 @@ def weighted_cross_entropy(input, target, *, weight, ignore_index=None, from_log
     """
     if weight is None:   # check_weight reads None as "no weights"; here they are the point
         raise TypeError("weight is required for weighted_cross_entropy: (C,) class weights, got None")
-    pair = make_pair(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index)
     check_choice(normalize, "normalize", ("weight", "pixels"))
+    pixels = normalize == "pixels"
+    pair = make_pair(input, target, from_logits=from_logits, activation=activation, ignore_index=ignore_index,
+                     defer_label_check=ignore_index is not None and not pixels)
     xp = pair.xp
+    if not pixels and pair.activation == "softmax" and _fused_ce_applies(pair, reduction):
+        return _fused_ce(pair, check_weight(weight, pair.num_classes, pair.input), reduction)
     if pair.activation == "sigmoid":
         w = check_weight(weight, 2, pair.input)
         loss, norm = _weighted_terms(pair, xp.reshape(w[1:], (1, 1)), xp.reshape(w[:1], (1, 1)))

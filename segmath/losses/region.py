@@ -52,8 +52,10 @@ def _region_setup(input, target, *, from_logits, activation, ignore_index, weigh
                   squares=False, l1=False, soft_target=True):
     """Validated pair, soft statistics and class weights: the shared first lines of every region loss."""
     check_scalar(smooth, "smooth", low=0)
+    # the labels are read only by soft_stats, through bounds-checking kernels: on a CPU their range
+    # check rides on those (Pair.guarded) instead of a separate min/max pass
     pair = make_pair(input, target, from_logits=from_logits, activation=activation,
-                     ignore_index=ignore_index, soft_target=soft_target)
+                     ignore_index=ignore_index, soft_target=soft_target, defer_label_check=True)
     stats = soft_stats(pair, aggregate, squares=squares, l1=l1)
     w = check_weight(weight, pair.num_classes, pair.input)
     return pair, stats, w
