@@ -17,7 +17,7 @@ from scipy.stats import norm
 
 matplotlib.use("Agg")
 
-from segmath.teaching.widgets import imbalance, surrogate  # noqa: E402
+from segmath.teaching.widgets import imbalance, shapes, surrogate  # noqa: E402
 
 
 @pytest.mark.parametrize("t, pi, mu", [(0.5, 0.05, 1.25), (0.2, 0.3, 0.7), (0.9, 0.01, 2.0)])
@@ -188,13 +188,31 @@ def test_static_figures_show_the_default_state():
     import matplotlib.pyplot as plt
     plt.close("all")
     fig = surrogate.surrogate_figure()
-    assert len(fig.axes) == 3
+    assert len(fig.axes) == 2                           # margin losses, excess risk (calibration: its own figure)
     plt.close("all")
 
 
-@pytest.mark.parametrize("make", [imbalance.imbalance_explorer, surrogate.surrogate_explorer])
+def _widgets(w):
+    yield w
+    for c in getattr(w, "children", ()):
+        yield from _widgets(c)
+
+
+@pytest.mark.parametrize("make", [imbalance.imbalance_explorer, surrogate.surrogate_explorer, shapes.shape_explorer])
 def test_live_slider_labels_are_not_cut(make):
     # ipywidgets gives a description 80 px by default and cuts longer ones ("foreground π", "weight w₁/w₀")
     import ipywidgets as W
-    sliders = [w for row in make().children if isinstance(row, W.HBox) for w in row.children]
-    assert sliders and all(s.style.description_width == "initial" for s in sliders)
+    controls = [w for w in _widgets(make()) if isinstance(w, (W.FloatSlider, W.FloatLogSlider, W.IntSlider,
+                                                              W.Dropdown))]
+    assert controls and all(s.style.description_width == "initial" for s in controls)
+
+
+def test_a_state_seen_before_comes_from_the_frame_cache():
+    box = imbalance.imbalance_explorer()
+    a = dict(foreground=0.1, weight=2.0, threshold=0.3, separation=1.0)
+    b = dict(a, threshold=0.4)
+    first, _ = _frames(box, [a, b])
+    again, results = _frames(box, [a])
+    assert again[0] == first[0]                          # the very bytes of the first visit
+    m = imbalance.expected_metrics(0.3, 0.1, 1.0, 2.0)
+    assert results[0]["at_threshold"]["dice"] == pytest.approx(float(m["dice"]), abs=1e-12)

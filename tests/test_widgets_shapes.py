@@ -74,8 +74,30 @@ def test_figure_and_explorer():
     box = S.shape_explorer()
     before = box.children[1].value
     box.children[0].children[1].value = 6.0          # the dx slider
-    assert box.view.state.params["dx"] == 6.0
+    assert box.state.params["dx"] == 6.0
     assert box.children[1].value != before
     box.children[0].children[0].value = "disk"       # switching the target rebuilds the view
-    assert box.view.target == "disk" and box.view.state.params["dx"] == 6.0
+    assert box.view.target == "disk" and box.state.params["dx"] == 6.0 and box.state.params["target"] == "disk"
+
+
+def test_explorer_renders_the_next_step_ahead_and_shows_the_same_frame():
+    """The frame the background worker rendered ahead (dx one more step) is the frame a fresh view draws."""
+    import time
+    box = S.shape_explorer()
+    dx = box.children[0].children[1]
+    dx.value = 1.0
+    dx.value = 2.0                                     # the next step, 3.0, is now rendered ahead
+    view = S.ShapeView(blit=True, live=True, dpi=S.LIVE_DPI)
+    view.update(dx=3.0, dy=0.0, scale=1.0, grow=0, outlier=0)
+    expected = view.png()
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with box.source.lock:
+            ahead = any(dict(k).get("dx") == 3.0 for k in box.source.cache.frames)
+        if ahead:
+            break
+        time.sleep(0.05)
+    assert ahead
+    dx.value = 3.0
+    assert box.children[1].value == expected and box.state.params["dx"] == 3.0
 

@@ -31,16 +31,14 @@ def _frames(html):
 
 
 def _fresh_render(cls, **state):
-    ex = cls(pyplot=False, **state)
-    ex.fig.set_dpi(DPI)
+    ex = cls(pyplot=False, dpi=DPI, **state)
     ex.fig.canvas.draw()
     return np.asarray(ex.fig.canvas.buffer_rgba())[..., :3].astype(float)
 
 
 @pytest.fixture(scope="module")
 def surrogate_player():
-    ex = surrogate.SurrogateExplorer(pyplot=False)
-    ex.fig.set_dpi(DPI)
+    ex = surrogate.SurrogateExplorer(pyplot=False, dpi=DPI)
     values = [0.55, 0.75, 0.95]
     return ex, values, static.StaticExplorer(ex, "eta", values, label="posterior η")
 

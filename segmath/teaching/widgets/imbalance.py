@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import logit, ndtr
 
 from ... import theory
-from .render import checked_state, explorer_widget, new_figure
+from .render import PAGE_WIDTH, checked_state, explorer_widget, new_figure
 
 __all__ = ["expected_counts", "expected_metrics", "bayes_thresholds", "ImbalanceExplorer",
            "imbalance_figure", "imbalance_explorer"]
@@ -98,8 +98,7 @@ def bayes_thresholds(foreground, separation, weight=1.0, iterations: int = 60):
 
 _CURVES = (("accuracy", "accuracy", "C0"), ("balanced_accuracy", "balanced accuracy", "C2"),
            ("dice", "Dice (F1)", "C3"), ("recall", "recall", "C7"))
-_MARKS = (("accuracy", "accuracy: 1/2", "C0"), ("weighted_ce", "weighted CE: $w_0/(w_0+w_1)$", "C1"),
-          ("balanced_accuracy", r"balanced acc.: $\pi$", "C2"), ("dice", "Dice: $F^*/2$", "C3"))
+_MARKS = (("accuracy", "C0"), ("weighted_ce", "C1"), ("balanced_accuracy", "C2"), ("dice", "C3"))
 
 
 class ImbalanceExplorer:
@@ -107,29 +106,35 @@ class ImbalanceExplorer:
 
     Left: the prior-weighted score densities :math:`\\pi p(x|1)` and :math:`(1-\\pi)p(x|0)` with the
     decision boundary of the chosen threshold.  Right: expected metrics against the threshold on
-    :math:`\\eta`, with the four Bayes thresholds marked.
+    :math:`\\eta`, with the four Bayes thresholds marked (dashed, in the colour of their metric; weighted
+    cross-entropy's in orange).  The figure is :data:`~.render.PAGE_WIDTH` inches wide with 10-pt text and
+    one legend under both panels.  The book's figure (``live=False``) states the numbers of the chosen
+    threshold in its title; the live explorer (``live=True``) shows them as HTML beside the image
+    (:meth:`readout`), so that a slider step redraws lines only.
     """
 
-    def __init__(self, pyplot: bool = True, **state):
-        self.state = dict(DEFAULTS)
-        self.fig = new_figure(pyplot, figsize=(10, 3.8), layout="constrained")
+    def __init__(self, pyplot: bool = True, live: bool = False, dpi: float | None = None, **state):
+        from matplotlib.lines import Line2D
+        self.state, self.live = dict(DEFAULTS), bool(live)
+        self.fig = new_figure(pyplot, dpi=dpi, figsize=(PAGE_WIDTH, 3.9 if live else 4.4), layout="constrained")
         self.ax_x, self.ax_t = self.fig.subplots(1, 2)
         self.xs = np.linspace(-5, 5, 401)
         self.fg_line, = self.ax_x.plot([], [], color="C3", label=r"foreground $\pi\,p(x\mid 1)$")
         self.bg_line, = self.ax_x.plot([], [], color="C0", label=r"background $(1-\pi)\,p(x\mid 0)$")
-        self.cut = self.ax_x.axvline(0, color="k", lw=1.5, label="decision boundary")
+        self.cut = self.ax_x.axvline(0, color="k", lw=1.5, label="chosen threshold $t$")
         self.ax_x.set(xlabel="score $x$", ylabel="density", xlim=(-5, 5), ylim=(0, 0.42))
-        self.ax_x.legend(loc="upper left", fontsize=8)
         self.curves = {k: self.ax_t.plot(_GRID, np.zeros_like(_GRID), color=c, label=lab)[0]
                        for k, lab, c in _CURVES}
-        self.marks = {k: self.ax_t.axvline(0.5, color=c, ls="--", lw=1, label=lab) for k, lab, c in _MARKS}
+        self.marks = {k: self.ax_t.axvline(0.5, color=c, ls="--", lw=1.2) for k, c in _MARKS}
         self.chosen = self.ax_t.axvline(0.5, color="k", lw=1.5)
         self.ax_t.set(xlabel=r"threshold $t$ on the posterior $\eta$", ylabel="expected value",
                       xlim=(0, 1), ylim=(0, 1.02))
-        self.ax_t.legend(loc="lower center", fontsize=7, ncol=2)
-        self.text = self.ax_t.text(0.99, 0.99, "", ha="right", va="top", fontsize=8, family="monospace",
-                                   multialignment="left", transform=self.ax_t.transAxes,
-                                   bbox=dict(boxstyle="round", fc="white", ec="0.7", alpha=0.9))
+        handles = [self.fg_line, self.bg_line, self.cut, *self.curves.values(),
+                   Line2D([], [], color="0.4", ls="--", lw=1.2, label="its Bayes threshold"),
+                   Line2D([], [], color="C1", ls="--", lw=1.2, label=r"weighted CE: $1/(1+w)$")]
+        self.fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False,
+                        columnspacing=1.2, handlelength=1.8)
+        self.title = None if self.live else self.fig.suptitle(" \n ")
         self.update(**state)
 
     def update(self, **state) -> dict:
@@ -149,19 +154,28 @@ class ImbalanceExplorer:
             line.set_xdata([th[k]] * 2)
         self.chosen.set_xdata([t, t])
         at = {k: float(v) for k, v in expected_metrics(t, pi, mu, w).items()}
-        self.text.set_text(f"pi={pi:.3g} w1/w0={w:.3g} t={t:.3g}\n"
-                           f"accuracy  {at['accuracy']:.3f}\nbal. acc. {at['balanced_accuracy']:.3f}\n"
-                           f"Dice      {at['dice']:.3f} (best {th['dice_max']:.3f})\n"
-                           f"recall    {at['recall']:.3f}")
-        self.title = self.fig.suptitle(f"foreground fraction {pi:.3g}: accuracy-optimal recall "
-                          f"{float(expected_metrics(0.5, pi, mu)['recall']):.2f}, Dice-optimal threshold "
-                          f"{th['dice']:.3f}", fontsize=10)
-        return {"thresholds": th, "at_threshold": at}
+        self.numbers = {"thresholds": th, "at_threshold": at}
+        if self.title is not None:
+            self.title.set_text(self._summary(html=False))
+        return self.numbers
+
+    def _summary(self, html: bool) -> str:
+        pi, w, t, mu = (float(self.state[k]) for k in ("foreground", "weight", "threshold", "separation"))
+        th, at = self.numbers["thresholds"], self.numbers["at_threshold"]
+        first = (f"π = {pi:.3g}, w₁/w₀ = {w:.3g}, μ = {mu:.3g}; at t = {t:.2f}: accuracy {at['accuracy']:.3f}, "
+                 f"Dice {at['dice']:.3f}")
+        second = (f"balanced accuracy {at['balanced_accuracy']:.3f}, recall {at['recall']:.3f}; "
+                  f"best Dice {th['dice_max']:.3f}, at t = F*/2 = {th['dice']:.3f}")
+        return f"{first}<br>{second}" if html else f"{first}\n{second}"
+
+    def readout(self) -> str:
+        """The numbers of the current state, as the HTML the live explorer shows above its image."""
+        return f'<div style="font-size: 14px; line-height: 1.4">{self._summary(html=True)}</div>'
 
     def dynamic_artists(self) -> list:
         """The artists :meth:`update` changes (redrawn on every frame of the widget)."""
         return [self.fg_line, self.bg_line, self.cut, *self.curves.values(), *self.marks.values(), self.chosen,
-                self.text, self.title]
+                *([self.title] if self.title is not None else [])]
 
 
 def imbalance_figure(**state):

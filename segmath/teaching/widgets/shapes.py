@@ -23,6 +23,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
+from .render import BOOK_DPI, LIVE_DPI, PAGE_WIDTH, FrameSource, encode_png, next_value
+
 __all__ = ["shape_state", "shape_metrics", "shape_figure", "shape_explorer", "ShapeView", "TARGETS",
            "METRIC_NAMES"]
 
@@ -138,36 +140,54 @@ def _hd_witness(target, pred):
     return best
 
 
+_COLORS = {"TP": (0.55, 0.55, 0.55), "FN": (0.25, 0.45, 0.95), "FP": (0.95, 0.30, 0.25)}
+_BARS = (("dice", "Dice", "#55a868"), ("iou", "IoU", "#4c72b0"), ("hd95", "HD95", "#dd8452"), ("hd", "HD", "#c44e52"))
+
+
 class ShapeView:
-    """A figure of one setting whose artists are updated in place by :meth:`update`.
+    """A two-panel figure of one setting whose artists are updated in place by :meth:`update`.
+
+    Left: the overlay (TP/FN/FP and the Hausdorff pair).  Right: one panel of bars, the overlap metrics
+    (Dice, IoU) on the lower axis from 0 to 1, the distances (HD95, HD) on the upper axis in pixels.  The
+    figure is :data:`~.render.PAGE_WIDTH` inches wide with 10-pt text.  The book's figure (``live=False``)
+    writes each value at its bar and the setting and boundary loss in its title; the live explorer
+    (``live=True``) shows the numbers as HTML beside the image (:meth:`readout`).
 
     With ``blit=True`` (the explorer) the static parts (axes, ticks, legend) are rendered once and
-    :meth:`png` redraws only the changing artists on top of that background (matplotlib's blitting):
-    text layout dominates a full redraw, and this keeps a slider step to a few tens of milliseconds.
+    :meth:`png` redraws only the changing artists on top of that background (matplotlib's blitting).
     """
 
-    def __init__(self, target="horse", figsize=(9.0, 3.2), dpi=80, blit=False, **params):
+    def __init__(self, target="horse", figsize=(PAGE_WIDTH, 3.2), dpi=BOOK_DPI, blit=False, live=False, **params):
         import matplotlib.pyplot as plt
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        self.live = bool(live)
         self.fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
         FigureCanvasAgg(self.fig)
-        ax_img, ax_ov, ax_d = self.fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.4, 1, 1]})
-        self.axes = (ax_img, ax_ov, ax_d)
+        ax_img, ax_b = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.1]})
+        ax_d = ax_b.twiny()                                   # the distances' axis, on top of the same panel
+        self.axes = (ax_img, ax_b, ax_d)
         s = shape_state(target=target, **params)
         self.im = ax_img.imshow(_overlay(s.target, s.pred), interpolation="nearest")
-        (self.seg,) = ax_img.plot([], [], "-", color="black", lw=1.5, label="Hausdorff pair")
+        (self.seg,) = ax_img.plot([], [], "-", color="black", lw=1.5)
         ax_img.set_axis_off()
-        self.legend = ax_img.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in
-                               ((0.55, 0.55, 0.55), (0.25, 0.45, 0.95), (0.95, 0.30, 0.25))],
-                      labels=["TP", "FN", "FP"], loc="lower left", fontsize=7, ncol=3, framealpha=0.8)
-        self.bars_ov = ax_ov.barh(["IoU", "Dice"], [0, 0], color=["#4c72b0", "#55a868"])
-        ax_ov.set_xlim(0, 1), ax_ov.set_title("overlap (1 = perfect)", fontsize=9)
-        self.bars_d = ax_d.barh(["HD95", "HD"], [0, 0], color=["#dd8452", "#c44e52"])
+        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _COLORS.values()]
+        handles.append(plt.Line2D([], [], color="black", lw=1.5))
+        ax_img.legend(handles=handles, labels=[*_COLORS, "Hausdorff pair"], loc="upper center",
+                      bbox_to_anchor=(0.5, 0.0), ncol=2, frameon=False, handlelength=1.2, columnspacing=1.0)
         diag = float(np.hypot(*s.target.shape))
-        ax_d.set_xlim(0, diag / 2), ax_d.set_title("distance, pixels (0 = perfect)", fontsize=9)
-        self.texts = [ax.text(0.98, 0.02, "", transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
-                      for ax in (ax_ov, ax_d)]
+        self.bars = {}
+        for y, (k, _, color) in zip((3, 2, 1, 0), _BARS):
+            ax = ax_b if k in ("dice", "iou") else ax_d
+            self.bars[k] = ax.barh([y], [0.0], color=color, height=0.7)[0]
+        ax_b.set(xlim=(0, 1), ylim=(-0.6, 3.6), yticks=[0, 1, 2, 3], yticklabels=[b[1] for b in _BARS][::-1])
+        ax_b.set_xlabel("overlap: Dice, IoU (1 = perfect)")
+        ax_d.set_xlim(0, diag / 2)
+        ax_d.set_xlabel("distance: HD95, HD in pixels (0 = perfect)")
+        ax_b.axhline(1.5, color="0.6", lw=1)
+        self.values = {k: (ax_b if k in ("dice", "iou") else ax_d).text(0, y, "", va="center")
+                       for y, (k, _, _) in zip((3, 2, 1, 0), _BARS)} if not self.live else {}
+        self.title = None if self.live else self.fig.suptitle(" ")
         self.target = target
         self._draw(s)
         self._background = None
@@ -179,8 +199,8 @@ class ShapeView:
             self._background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
 
     def _dynamic(self):
-        # drawn in this order over the background: the legend sits on top of the image
-        return [self.im, self.seg, self.legend, *self.bars_ov, *self.bars_d, *self.texts, self.axes[0].title]
+        return [self.im, self.seg, *self.bars.values(), *self.values.values(),
+                *([self.title] if self.title is not None else [])]
 
     def _draw(self, s):
         m = s.metrics
@@ -188,15 +208,27 @@ class ShapeView:
         self.im.set_data(_overlay(s.target, s.pred))
         w = _hd_witness(s.target, s.pred)
         self.seg.set_data(([w[1][1], w[2][1]], [w[1][0], w[2][0]]) if w else ([], []))
-        for bar, v in zip(self.bars_ov, (m["iou"], m["dice"])):
-            bar.set_width(v)
-        for bar, v in zip(self.bars_d, (m["hd95"], m["hd"])):
-            bar.set_width(v if np.isfinite(v) else 0.0)
-        self.texts[0].set_text(f"Dice {m['dice']:.3f}\nIoU {m['iou']:.3f}")
-        self.texts[1].set_text(f"HD {m['hd']:.2f}  HD95 {m['hd95']:.2f}\nboundary loss {m['boundary']:.3f}")
-        p = s.params
-        self.axes[0].set_title(f"dx={p['dx']:g} dy={p['dy']:g} scale={p['scale']:g} grow={p['grow']:g} "
-                               f"outlier={p['outlier']:g}", fontsize=8)
+        for k, bar in self.bars.items():
+            bar.set_width(m[k] if np.isfinite(m[k]) else 0.0)
+        for k, text in self.values.items():
+            v = m[k]
+            right = text.axes.get_xlim()[1]
+            inside = np.isfinite(v) and v > 0.55 * right           # inside the bar, or just after its end
+            text.set_text(f"{v:.3f}" if k in ("dice", "iou") else f"{v:.1f}")
+            text.set_x((v - 0.02 * right) if inside else (v if np.isfinite(v) else 0.0) + 0.02 * right)
+            text.set_ha("right" if inside else "left")
+            text.set_color("white" if inside else "black")
+        if self.title is not None:
+            p = s.params
+            self.title.set_text(f"dx = {p['dx']:g}, dy = {p['dy']:g}, scale = {p['scale']:g}, grow = {p['grow']:g}, "
+                                f"outlier = {p['outlier']:g} px; boundary loss {m['boundary']:.3f}")
+
+    def readout(self) -> str:
+        """The metrics of the current setting, as the HTML the live explorer shows beside its image."""
+        m = self.state.metrics
+        return ('<div style="font-size: 14px; line-height: 1.5">'
+                f"Dice {m['dice']:.3f}<br>IoU {m['iou']:.3f}<br>HD {m['hd']:.2f} px<br>HD95 {m['hd95']:.2f} px<br>"
+                f"boundary loss {m['boundary']:.3f}</div>")
 
     def update(self, **params):
         """Recompute the state for ``params`` and update the artists (no rendering)."""
@@ -205,17 +237,15 @@ class ShapeView:
 
     def png(self):
         """The current figure as PNG bytes (what the explorer's image widget shows)."""
-        buf = io.BytesIO()
         if self._background is None:
+            buf = io.BytesIO()
             self.fig.savefig(buf, format="png")
             return buf.getvalue()
-        from PIL import Image
         canvas = self.fig.canvas
         canvas.restore_region(self._background)
         for a in self._dynamic():
-            a.axes.draw_artist(a)
-        Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
-        return buf.getvalue()
+            self.fig.draw_artist(a)
+        return encode_png(canvas.buffer_rgba())
 
 
 def shape_figure(dx=0.0, dy=0.0, scale=1.0, grow=0, outlier=0, target="horse", **kwargs):
@@ -230,36 +260,58 @@ def shape_figure(dx=0.0, dy=0.0, scale=1.0, grow=0, outlier=0, target="horse", *
     return ShapeView(target=target, dx=dx, dy=dy, scale=scale, grow=grow, outlier=outlier, **kwargs).fig
 
 
-def shape_explorer(target="horse"):
+def shape_explorer(target="horse", cache: int = 256):
     """Sliders for ``dx``, ``dy``, ``scale``, ``grow``, ``outlier`` and a target picker, wired to a :class:`ShapeView`.
 
     The figure is rendered to PNG (blitting the changing artists) into an ``ipywidgets.Image`` on
-    every change, so it works with the plain inline backend (no ipympl needed).  Returns the widget
-    box; ``box.view`` is the view and ``box.on_change()`` the slider callback.
+    every change, so it works with the plain inline backend (no ipympl needed); the metrics are an HTML
+    readout under the sliders; the last ``cache`` frames are kept (dragging back answers at once) and the
+    next step of the slider that moved is rendered ahead in the background (:class:`~.render.FrameSource`).
+    Returns the widget box; ``box.state`` is the :class:`ShapeState` shown, ``box.view`` the target's view
+    (its ``state`` is the last one rendered, which may be a frame rendered ahead) and ``box.on_change()``
+    the slider callback.
     """
     import ipywidgets as W
-    view = ShapeView(target=target, blit=True)
-    sl = {
-        "dx": W.FloatSlider(0, min=-20, max=20, step=1, description="dx"),
-        "dy": W.FloatSlider(0, min=-20, max=20, step=1, description="dy"),
-        "scale": W.FloatSlider(1, min=0.6, max=1.4, step=0.05, description="scale"),
-        "grow": W.IntSlider(0, min=-4, max=4, step=1, description="grow/erode"),
-        "outlier": W.IntSlider(0, min=0, max=6, step=1, description="outlier r"),
-    }
-    pick = W.Dropdown(options=TARGETS, value=target, description="target")
-    image = W.Image(value=view.png(), format="png")
+    views = {}
 
-    def on_change(_=None):
-        nonlocal view
-        if pick.value != view.target:
-            view = ShapeView(target=pick.value, blit=True)
-            box.view = view
-        view.update(**{k: s.value for k, s in sl.items()})
-        image.value = view.png()
+    def view_of(name):
+        if name not in views:
+            views[name] = ShapeView(target=name, dpi=LIVE_DPI, blit=True, live=True)
+        return views[name]
+
+    wide = {"description_width": "initial"}   # the whole label, not cut at 80 px
+    sl = {
+        "dx": W.FloatSlider(0, min=-20, max=20, step=1, description="dx", style=wide),
+        "dy": W.FloatSlider(0, min=-20, max=20, step=1, description="dy", style=wide),
+        "scale": W.FloatSlider(1, min=0.6, max=1.4, step=0.05, description="scale", style=wide),
+        "grow": W.IntSlider(0, min=-4, max=4, step=1, description="grow/erode", style=wide),
+        "outlier": W.IntSlider(0, min=0, max=6, step=1, description="outlier r", style=wide),
+    }
+    pick = W.Dropdown(options=TARGETS, value=target, description="target", style=wide)
+    view = view_of(target)
+    image = W.Image(value=view.png(), format="png")
+    readout = W.HTML(view.readout())
+
+    def render(values):
+        v = view_of(values.pop("target"))
+        v.update(**values)
+        return v.png(), v.readout(), v.state
+
+    source = FrameSource(render, size=max(int(cache), 1))
+
+    def on_change(change=None):
+        values = dict({k: s.value for k, s in sl.items()}, target=pick.value)
+        box.view = view_of(pick.value)
+        image.value, readout.value, box.state = source.frame(values)
+        if change is not None and change["owner"] is not pick:
+            name = next(k for k, s in sl.items() if s is change["owner"])
+            nxt = next_value(change["owner"], change["old"], change["new"])
+            if nxt is not None:
+                source.ahead(dict(values, **{name: nxt}))
 
     for w in (*sl.values(), pick):
         w.observe(on_change, names="value")
-    box = W.HBox([W.VBox([pick, *sl.values()]), image])
-    box.view = view
+    box = W.HBox([W.VBox([pick, *sl.values(), readout]), image])
+    box.view, box.state, box.source = view, view.state, source
     box.on_change = on_change
     return box

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .render import BOOK_DPI
+
 __all__ = ["StaticExplorer", "static_explorer", "surrogate_static", "imbalance_static", "shapes_static"]
 
 MAX_BYTES = 1_500_000     # the page-weight budget of one explorer (all its sliders together)
@@ -130,12 +132,10 @@ def static_explorer(explorer, sweeps, **kwargs):
 
 
 def _figure_explorer(cls, dpi):
-    ex = cls(pyplot=False)
-    ex.fig.set_dpi(dpi)
-    return ex
+    return cls(pyplot=False, dpi=dpi)
 
 
-def surrogate_static(dpi: float = 80, frames: int = 21):
+def surrogate_static(dpi: float = BOOK_DPI, frames: int = 21):
     """The surrogate explorer of chapter 2 over the posterior eta (focal gamma = 2): the minimisers
     move with eta, and the focal one stays between 1/2 and eta."""
     from .surrogate import SurrogateExplorer
@@ -143,7 +143,7 @@ def surrogate_static(dpi: float = 80, frames: int = 21):
     return static_explorer(ex, [("eta", np.linspace(0.5, 0.98, frames), "posterior η")])
 
 
-def imbalance_static(dpi: float = 80, frames: int = 15):
+def imbalance_static(dpi: float = BOOK_DPI, frames: int = 15):
     """The imbalance explorer of chapter 3 over the foreground fraction (log-spaced; the Dice mark moves,
     the accuracy and weighted-CE marks do not) and over the class weight at pi = 0.05 (the weighted-CE
     mark sweeps across the balanced-accuracy and Dice marks)."""
@@ -168,7 +168,7 @@ class _ShapeSweep:
         self.view.update(**self.state)
 
 
-def shapes_static(dpi: float = 80, frames: int = 13, target: str = "horse"):
+def shapes_static(dpi: float = BOOK_DPI, frames: int = 13, target: str = "horse"):
     """The boundary explorer of chapter 9 over the radius of a detached outlier disk (0 to 6 pixels,
     from the exact prediction): Dice and IoU barely move, the Hausdorff distance jumps to the outlier's
     distance at the first pixel, and HD95 stays small until the outlier holds enough of the boundary."""

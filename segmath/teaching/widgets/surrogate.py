@@ -2,7 +2,8 @@ r"""Surrogate-versus-0/1 explorer: how far a differentiable loss is from countin
 
 For one pixel with posterior :math:`\eta = P(Y{=}1\mid x)` and prediction :math:`q \in (0, 1)` the
 *conditional risk* of a loss :math:`\ell` is :math:`C_\ell(q;\eta) = \eta\,\ell(1,q) + (1-\eta)\,\ell(0,q)`.
-The explorer draws, for the losses in :data:`LOSSES`,
+The explorer draws, for the losses in :data:`LOSSES`, two panels (1 and 2), and :func:`calibration_figure`
+the third view (3):
 
 1. the loss as a function of the margin :math:`m = \pm z` (:math:`z` the logit; the sign is that of the
    true class), beside the 0/1 step;
@@ -19,16 +20,17 @@ from __future__ import annotations
 import numpy as np
 
 from ... import theory
-from .render import checked_state, explorer_widget, new_figure
+from .render import PAGE_WIDTH, checked_state, explorer_widget, new_figure
 
 __all__ = ["LOSSES", "margin_loss", "conditional_risk", "minimiser", "calibration_function",
-           "SurrogateExplorer", "surrogate_figure", "surrogate_explorer"]
+           "SurrogateExplorer", "surrogate_figure", "calibration_figure", "surrogate_explorer"]
 
 DEFAULTS = {"eta": 0.8, "gamma": 2.0}
 LOSSES = ("log", "brier", "hinge", "focal")
 _COLORS = {"zero_one": "k", "log": "C0", "brier": "C2", "hinge": "C1", "focal": "C3"}
-_LABELS = {"zero_one": "0/1", "log": "log-loss (cross-entropy)", "brier": "Brier (squared)",
+_LABELS = {"zero_one": "0/1", "log": "log-loss (CE)", "brier": "Brier (squared)",
            "hinge": "hinge", "focal": "focal"}
+_SHORT = {"log": "log-loss", "brier": "Brier", "hinge": "hinge", "focal": "focal"}
 _Q = np.linspace(1e-4, 1 - 1e-4, 2001)        # prediction grid
 _ETA = np.linspace(0.5, 1.0, 101)[1:-1]       # posterior grid for the calibration function
 
@@ -107,37 +109,40 @@ def calibration_function(name, gamma=2.0):
 
 
 class SurrogateExplorer:
-    """Three panels for one (eta, gamma), updated in place by :meth:`update`."""
+    """Two panels for one (eta, gamma), updated in place by :meth:`update`: the losses against the margin
+    (left) and the excess conditional risks against the prediction with their minimisers (right).
 
-    def __init__(self, pyplot: bool = True, **state):
-        self.state = dict(DEFAULTS)
-        self.fig = new_figure(pyplot, figsize=(12, 3.6), layout="constrained")
-        self.ax_m, self.ax_q, self.ax_p = self.fig.subplots(1, 3)
+    The figure is :data:`~.render.PAGE_WIDTH` inches wide with 10-pt text and one legend under both
+    panels.  The book's figure (``live=False``) states the minimisers in its title; the live explorer
+    (``live=True``) shows them as HTML beside the image (:meth:`readout`).  The third view, the
+    calibration functions, is :func:`calibration_figure`.
+    """
+
+    def __init__(self, pyplot: bool = True, live: bool = False, dpi: float | None = None, **state):
+        from matplotlib.lines import Line2D
+        self.state, self.live = dict(DEFAULTS), bool(live)
+        self.fig = new_figure(pyplot, dpi=dpi, figsize=(PAGE_WIDTH, 3.6 if live else 4.0), layout="constrained")
+        self.ax_m, self.ax_q = self.fig.subplots(1, 2)
         m = np.linspace(-3, 3, 601)
         self.margin_lines = {}
         for name in ("zero_one",) + LOSSES:
             self.margin_lines[name], = self.ax_m.plot(m, margin_loss(name, m, 2.0), color=_COLORS[name],
-                                                      label=_LABELS[name], lw=2 if name == "zero_one" else 1.3)
-        self.ax_m.set(xlabel="margin $m$ of the true class (logit)", ylabel="loss (1 at $m=0$)", ylim=(0, 4))
-        self.ax_m.legend(fontsize=8)
+                                                      label=_LABELS[name], lw=2 if name == "zero_one" else 1.4)
+        self.ax_m.set(xlabel="margin $m$ of the true class", ylabel="loss (1 at $m=0$)", xlim=(-3, 3), ylim=(0, 4))
         self.risk_lines, self.min_dots = {}, {}
         for name in ("zero_one",) + LOSSES:
             self.risk_lines[name], = self.ax_q.plot(_Q, 0 * _Q, color=_COLORS[name],
-                                                    lw=2 if name == "zero_one" else 1.3)
+                                                    lw=2 if name == "zero_one" else 1.4)
             if name != "zero_one":
-                self.min_dots[name], = self.ax_q.plot([0.5], [0], "o", color=_COLORS[name], ms=6)
-        self.eta_line = self.ax_q.axvline(0.8, color="0.5", ls=":", label=r"$q=\eta$")
+                self.min_dots[name], = self.ax_q.plot([0.5], [0], "o", color=_COLORS[name], ms=7, clip_on=False)
+        self.eta_line = self.ax_q.axvline(0.8, color="0.4", ls=":", lw=1.5)
         self.ax_q.set(xlabel="prediction $q$", ylabel=r"excess risk $C(q;\eta)-\min_q C$", xlim=(0, 1),
                       ylim=(0, 1.5))
-        self.ax_q.legend(fontsize=8, loc="upper center")
-        self.psi_lines = {}
-        for name in LOSSES:
-            self.psi_lines[name], = self.ax_p.plot([], [], color=_COLORS[name], label=_LABELS[name])
-        self.ax_p.plot([0, 1], [0, 1], color="k", lw=1, ls="--", label=r"0/1: $\psi(\theta)=\theta$")
-        self.theta_line = self.ax_p.axvline(0.6, color="0.5", ls=":")
-        self.ax_p.set(xlabel=r"$\theta = |2\eta-1|$ (excess 0/1 risk of a wrong decision)",
-                      ylabel=r"$\psi(\theta)$", xlim=(0, 1), ylim=(0, 1.2))
-        self.ax_p.legend(fontsize=8, loc="upper left")
+        handles = [*self.margin_lines.values(), Line2D([], [], color="0.4", ls=":", lw=1.5, label=r"$q = \eta$"),
+                   Line2D([], [], color="0.4", ls="", marker="o", ms=7, label="minimiser $q^*$")]
+        self.fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False, columnspacing=1.2,
+                        handlelength=1.8)
+        self.title = None if self.live else self.fig.suptitle(" \n ")
         self._gamma = None
         self.update(**state)
 
@@ -145,11 +150,8 @@ class SurrogateExplorer:
         """Recompute for ``eta`` and ``gamma``; return the minimisers of the conditional risks."""
         self.state.update(checked_state(state, DEFAULTS))
         eta, gamma = float(self.state["eta"]), float(self.state["gamma"])
-        if gamma != self._gamma:               # the gamma-dependent curves only when gamma moves
+        if gamma != self._gamma:               # the gamma-dependent curve only when gamma moves
             self.margin_lines["focal"].set_ydata(margin_loss("focal", self.margin_lines["focal"].get_xdata(), gamma))
-            for name in LOSSES:
-                theta, psi = calibration_function(name, gamma)
-                self.psi_lines[name].set_data(theta, psi)
             self._gamma = gamma
         mins = {}
         for name, line in self.risk_lines.items():
@@ -159,20 +161,52 @@ class SurrogateExplorer:
                 mins[name] = minimiser(name, eta, gamma)
                 self.min_dots[name].set_data([mins[name]], [0.0])
         self.eta_line.set_xdata([eta, eta])
-        self.theta_line.set_xdata([abs(2 * eta - 1)] * 2)
-        self.title = self.ax_q.set_title(rf"$\eta={eta:.2f}$, focal $\gamma={gamma:.2g}$: minimisers "
-                            + ", ".join(f"{k} {v:.3f}" for k, v in mins.items()), fontsize=9)
+        self.minimisers = mins
+        if self.title is not None:
+            self.title.set_text(self._summary(html=False))
         return mins
+
+    def _summary(self, html: bool) -> str:
+        eta, gamma = float(self.state["eta"]), float(self.state["gamma"])
+        first = f"posterior η = {eta:.2f}, focal γ = {gamma:.3g}"
+        second = "minimisers q*: " + ", ".join(f"{_SHORT[k]} {v:.3f}" for k, v in self.minimisers.items())
+        return f"{first}; {second}" if html else f"{first}\n{second}"
+
+    def readout(self) -> str:
+        """The minimisers of the current state, as the HTML the live explorer shows above its image."""
+        return f'<div style="font-size: 14px">{self._summary(html=True)}</div>'
 
     def dynamic_artists(self) -> list:
         """The artists :meth:`update` changes (redrawn on every frame of the widget)."""
         return [self.margin_lines["focal"], *self.risk_lines.values(), *self.min_dots.values(), self.eta_line,
-                *self.psi_lines.values(), self.theta_line, self.title]
+                *([self.title] if self.title is not None else [])]
 
 
 def surrogate_figure(**state):
-    """The figure of one state (the book shows the default state as a static image)."""
+    """The explorer's figure of one state (the book shows it as a static image)."""
     return SurrogateExplorer(**state).fig
+
+
+def calibration_figure(gamma: float = 2.0, pyplot: bool = True, dpi: float | None = None):
+    r"""The calibration functions :math:`\psi(\theta)` of the losses in :data:`LOSSES` (focal at ``gamma``)
+    beside the 0/1 loss's :math:`\psi(\theta) = \theta`: one panel, the legend outside it.
+
+    Example:
+        >>> fig = calibration_figure(pyplot=False)
+        >>> len(fig.axes), fig.get_figwidth() <= 7
+        (1, True)
+    """
+    fig = new_figure(pyplot, dpi=dpi, figsize=(PAGE_WIDTH, 3.2), layout="constrained")
+    ax = fig.subplots()
+    for name in LOSSES:
+        theta, psi = calibration_function(name, gamma)
+        ax.plot(theta, psi, color=_COLORS[name], lw=3.5 if name == "hinge" else 1.4,   # hinge: under the 0/1 line
+                label=_LABELS[name] + (rf" ($\gamma={gamma:.3g}$)" if name == "focal" else ""))
+    ax.plot([0, 1], [0, 1], color="k", lw=1, ls="--", label=r"0/1: $\psi(\theta)=\theta$")
+    ax.set(xlabel=r"$\theta = |2\eta-1|$ (excess 0/1 risk of a wrong decision)",
+           ylabel=r"calibration function $\psi(\theta)$", xlim=(0, 1), ylim=(0, 1.05))
+    fig.legend(loc="outside right upper", frameon=False)
+    return fig
 
 
 def surrogate_explorer(**state):
