@@ -11,8 +11,9 @@ interpolation, positions clamped to the image) and :math:`\hat y_f = (1 - U)\,\h
 
 :math:`L` the OHEM cross-entropy (:func:`segmath.topk_cross_entropy`, hardest fraction ``ohem``),
 :math:`a(x) = [H(x) = H(\mathrm{round}(x + o(x)))]`, :math:`\overline{L_U}` its mean over pixels.  The
-seed writes the second term of :math:`L_U` as :math:`1 - \log U`, which is unbounded below and pushes
-``U`` up where it should go down: read as the binary cross-entropy it is meant to be.  The seed's
+seed writes the second term of :math:`L_U` as :math:`1 - \log U`: where :math:`a = 0` the term is then
+:math:`\log U - 1`, which pushes ``U`` down (the right way) but without bound, to :math:`-\infty` as
+:math:`U \to 0`; it is read as the binary cross-entropy it is meant to be, bounded below by 0.  The seed's
 parameters: :math:`\tau = \lambda = 0.5`, :math:`\kappa = 0.5` assumed (its "μ" is read as κ).
 The logits are combined before the softmax (the seed does not say; logits mix linearly).
 """
