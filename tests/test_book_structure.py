@@ -323,7 +323,7 @@ def test_chapter_reads_as_a_notebook_and_round_trips(page):
 
 # Chapters being written while these rules arrived: expected failures (not strict) until their authors
 # bring them to the rules; then take them out of this set.
-RULES_PENDING = {"10_instances", "11_embeddings"}
+RULES_PENDING = set()
 
 
 def _with_pending(names, prefix=""):
