@@ -180,6 +180,8 @@ def test_schedule_is_the_proved_bound():
         for k, j in enumerate(sched):
             t = n // 2 ** k
             assert 2 ** j >= t > 2 ** (j - 1) if t > 1 else j == 0
+        k_rounds = len(sched)
+        assert sum(sched) <= k_rounds * (k_rounds + 3) // 2
     assert CC.label_schedule(81) == [7, 6, 5, 4, 3, 1]
 
 

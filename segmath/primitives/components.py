@@ -36,7 +36,7 @@ def label(mask, ndim: int, connectivity: int = 1):
 
     Let ``n`` be the number of elements of one image and ``t_k = floor(n / 2^k)``.  The
     torch path runs ``K = floor(log2 n)`` rounds with ``J_k = ceil(log2 t_k)``
-    shortcuts in round ``k`` (``sum_k J_k <= K (K + 1) / 2`` gathers).
+    shortcuts in round ``k`` (``J_k <= K - k + 1``, so at most ``K (K + 3) / 2`` gathers in all).
 
     *Claim.* At the start of round ``k`` the parent pointers form stars, every star
     lies inside one component, and a component ``C`` holds at most ``max(1, t_k)``
@@ -48,9 +48,11 @@ def label(mask, ndim: int, connectivity: int = 1):
     * *No cycle.*  Step 1 only points roots at strictly smaller roots.  A stagnant root
       ``s`` touches only larger roots (else it would have hooked in step 1), and each
       star ``r`` that it touches hooked in step 1 (``s < r`` is a smaller root that
-      ``r`` touches).  So step 2 points ``s`` at a non-root of a tree built in step 1,
-      while nothing points at ``s``: no cycle is closed.  Hooks follow edges, so every
-      tree stays inside one component.
+      ``r`` touches).  So step 2 points ``s`` at a non-root of a tree built in step 1;
+      no stagnant root belongs to such a tree (none points or is pointed at in step 1)
+      and step 2 changes no other pointer, so from ``s`` the pointers lead into that tree
+      and up to its root: no cycle is closed.  Hooks follow edges, so every tree stays
+      inside one component.
     * *Halving.*  Let ``C`` hold ``t >= 2`` stars; ``C`` is connected, so every star
       of ``C`` touches another.  Each star therefore either hooked in step 1, was hooked
       onto in step 1, or is stagnant and hooks in step 2 onto a tree that already holds
