@@ -467,6 +467,127 @@ def _example_spatial(seed):
     return (x, target), {"max_id": 2, "detach": False}   # detach=False: the value's true gradient
 
 
+def _spatial_terms(xp, emb, centre, s_mean, ids, fg, k):
+    """Lovász hinge of every (image, slot) (N, K) and the phi of each pixel's own instance (N, S).
+
+    The broadcast form over (N, K, S), differentiable by autograd: the NumPy path and the graph that
+    ``torch.compile`` traces.
+    """
+    sq = xp.sum((emb[:, :, None, :] - centre[:, :, :, None]) ** 2, axis=1)          # (N, K, S)
+    phi = xp.exp(-0.5 * sq * xp.exp(-2.0 * s_mean)[:, :, None])
+    slots = xp.arange(k, device=P.device(ids))
+    inside = xp.astype(ids[:, None, :] == slots[None, :, None], emb.dtype) * fg[:, None, :]
+    margin = clip_negative(xp, 1.0 - (2.0 * phi - 1.0) * (2.0 * inside - 1.0))
+    n, sz = ids.shape
+    from ..primitives.sorting import lovasz_jaccard
+    l_inst = xp.reshape(lovasz_jaccard(xp.reshape(margin, (n * k, sz)), xp.reshape(inside, (n * k, sz))), (n, k))
+    return l_inst, xp.sum(phi * inside, axis=1)
+
+
+def _fused_spatial(emb):
+    """Eager torch on CPU: the fused instance term (:func:`_spatial_terms_fused`)."""
+    if not P.is_torch(emb) or emb.device.type != "cpu":
+        return False
+    import torch
+    return not torch.compiler.is_compiling()
+
+
+def _spatial_terms_fused(emb, centre, s_mean, ids, fg, cnt):
+    r""":func:`_spatial_terms` for eager CPU torch, the same values with less memory traffic.
+
+    Only the rows of present instances are built and sorted (the background slot and absent ids
+    contribute 0, NaN kept); the phi of each pixel's own instance is gathered (N, S) rather than
+    summed over (N, K, S); and the Lovász term is one autograd function whose backward scatters the
+    Lovász increments through the saved permutation and contracts them with the embeddings by
+    matrix products: with :math:`q_{mx} = \partial L / \partial \|e_x - C_m\|^2`,
+    :math:`\partial L/\partial e_x = 2\sum_m q_{mx}(e_x - C_m)` and
+    :math:`\partial L/\partial C_m = -2\sum_x q_{mx}(e_x - C_m)`.
+    """
+    import torch
+    w = torch.exp(-2.0 * s_mean)                                                      # 1 / sigma^2
+    idx = ids[:, None, :]
+    sq_own = torch.sum((emb - torch.take_along_dim(centre, idx, dim=2)) ** 2, dim=1)   # (N, S)
+    own = torch.exp(-0.5 * sq_own * torch.take_along_dim(w, ids, dim=1)) * fg
+    l_inst = _spatial_lovasz().apply(emb, centre, s_mean, ids, fg, cnt)
+    probe = 0.0 * torch.sum(emb.detach(), dim=(1, 2))          # absent rows: 0, or NaN as the broadcast form
+    return torch.where(cnt > 0, l_inst, probe[:, None]), own
+
+
+_SPATIAL_LOVASZ = None
+
+
+def _spatial_lovasz():
+    global _SPATIAL_LOVASZ
+    if _SPATIAL_LOVASZ is not None:
+        return _SPATIAL_LOVASZ
+    import torch
+
+    from ..primitives.sorting import SortedRows
+
+    class SpatialLovasz(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, emb, centre, s_mean, ids, fg, cnt):
+            n, d, sz = emb.shape
+            img, slot = torch.nonzero(cnt > 0, as_tuple=True)        # rows in image order
+            bounds = [0] + torch.cumsum(torch.bincount(img, minlength=n), 0).tolist()
+            c_rows = centre[img, :, slot]                                  # (R, D)
+            w_rows = torch.exp(-2.0 * s_mean)[img, slot]                   # (R,)
+            sq = torch.empty((img.shape[0], sz), dtype=emb.dtype)
+            margin = torch.empty_like(sq)
+            inside = torch.empty(sq.shape, dtype=torch.bool)
+            for i in range(n):
+                a, b = bounds[i], bounds[i + 1]
+                if a == b:
+                    continue
+                for j in range(d):
+                    if j == 0:
+                        torch.sub(emb[i, j][None, :], c_rows[a:b, j, None], out=sq[a:b]).square_()
+                    else:
+                        sq[a:b].add_((emb[i, j][None, :] - c_rows[a:b, j, None]).square_())
+                torch.eq(ids[i][None, :], slot[a:b, None], out=inside[a:b]).logical_and_(fg[i][None, :] > 0)
+                # 1 - (2 phi - 1)(2 [x in m] - 1), phi = exp(-sq / (2 sigma^2)): >= 0 since phi <= 1
+                torch.mul(sq[a:b], -0.5, out=margin[a:b])
+                margin[a:b].mul_(w_rows[a:b, None]).exp_().mul_(2.0).sub_(1.0)
+                margin[a:b].mul_(torch.where(inside[a:b], 1.0, -1.0)).neg_().add_(1.0)
+            rows = SortedRows(margin, inside, n_fg=cnt[img, slot])
+            del margin
+            out = torch.zeros((n, centre.shape[2]), dtype=emb.dtype)
+            out[img, slot] = rows.value
+            ctx.rows, ctx.bounds, ctx.img, ctx.slot, ctx.inside = rows, bounds, img, slot, inside
+            ctx.save_for_backward(emb, c_rows, w_rows, sq)
+            ctx.k = centre.shape[2]
+            return out
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            emb, c_rows, w_rows, sq = ctx.saved_tensors
+            img, slot, bounds = ctx.img, ctx.slot, ctx.bounds
+            n, d, sz = emb.shape
+            r = ctx.rows.grad(grad_out[img, slot])                        # dL / d margin (R, S)
+            grad_emb = torch.zeros_like(emb)
+            grad_c = torch.empty_like(c_rows)
+            grad_w = torch.empty_like(w_rows)
+            for i in range(n):
+                a, b = bounds[i], bounds[i + 1]
+                if a == b:
+                    continue
+                q = r[a:b].mul_(torch.mul(sq[a:b], -0.5).mul_(w_rows[a:b, None]).exp_())       # * phi
+                q.mul_(torch.where(ctx.inside[a:b], -2.0, 2.0))            # * d margin / d phi: dL/dphi * phi
+                grad_w[a:b] = -0.5 * torch.bmm(q[:, None, :], sq[a:b, :, None])[:, 0, 0]   # phi = exp(-sq w / 2)
+                q.mul_(-0.5 * w_rows[a:b, None])                           # dL / d sq
+                e = emb[i]                                                 # (D, S)
+                grad_c[a:b] = -2.0 * (q @ e.T - c_rows[a:b] * q.sum(1)[:, None])
+                grad_emb[i] = 2.0 * (e * q.sum(0)[None, :] - c_rows[a:b].T @ q)
+            grad_centre = torch.zeros((n, d, ctx.k), dtype=emb.dtype)
+            grad_centre[img, :, slot] = grad_c
+            grad_s = torch.zeros((n, ctx.k), dtype=emb.dtype)
+            grad_s[img, slot] = grad_w * (-2.0 * w_rows)                   # w = exp(-2 s_mean)
+            return grad_emb, grad_centre, grad_s, None, None, None
+
+    _SPATIAL_LOVASZ = SpatialLovasz
+    return _SPATIAL_LOVASZ
+
+
 @register("spatial_embedding", kind="loss", name="Spatial embedding loss (Neven et al.)", example=_example_spatial,
           references=("neven2019instance", "berman2018lovasz"), chapter="11_embeddings",
           symbolic=NoForm("a set-level loss: per-instance centres and bandwidths, a Lovasz hinge over each "
@@ -530,17 +651,14 @@ def spatial_embedding(input, target, *, w_inst=1.0, w_var=10.0, w_seed=1.0, pixe
     s, seed = x[:, d], P.sigmoid(x[:, d + 1])
     cnt, centre, present = _centres(xp, emb, ids, fg, k)
     s_mean = safe_divide(xp, P.class_sums(s * fg, ids, k), cnt)                          # (N, K)
-    sq = xp.sum((emb[:, :, None, :] - centre[:, :, :, None]) ** 2, axis=1)          # (N, K, S)
-    phi = xp.exp(-0.5 * sq * xp.exp(-2.0 * s_mean)[:, :, None])
-    slots = xp.arange(k, device=P.device(ids))
-    inside = xp.astype(ids[:, None, :] == slots[None, :, None], x.dtype) * fg[:, None, :]
-    margin = clip_negative(xp, 1.0 - (2.0 * phi - 1.0) * (2.0 * inside - 1.0))
+    if _fused_spatial(emb):
+        l_inst, own = _spatial_terms_fused(emb, centre, s_mean, ids, fg, P.detach(cnt))
+    else:
+        l_inst, own = _spatial_terms(xp, emb, centre, s_mean, ids, fg, k)
     n, sz = ids.shape
-    from ..primitives.sorting import lovasz_jaccard
-    l_inst = xp.reshape(lovasz_jaccard(xp.reshape(margin, (n * k, sz)), xp.reshape(inside, (n * k, sz))), (n, k))
     dev = (s - P.take_along(stop(s_mean), ids, axis=1)) ** 2 * fg
     l_var = safe_divide(xp, P.class_sums(dev, ids, k), cnt)
-    own = stop(xp.sum(phi * inside, axis=1))                                         # phi of the own instance
+    own = stop(own)                                                                  # phi of the own instance
     l_seed = xp.sum(fg * (seed - own) ** 2 + (1.0 - fg) * seed ** 2, axis=1) / sz
     c = xp.sum(present, axis=1)
     per_image = (w_inst * safe_divide(xp, xp.sum(l_inst * present, axis=1), c)
