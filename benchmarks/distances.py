@@ -7,11 +7,15 @@ tensors is SciPy (a KD-tree over the surfaces for the metrics, as MONAI); the ro
 "torch" time the pure-torch solvers instead (``cpu_backend("torch")``), the code that runs
 on accelerators.
 
-    python benchmarks/distances.py [--rounds 5] [--device cpu] [--out benchmarks/results/distances_cpu.md]
+The row "torch.compile" is the traced Hausdorff distance (``fullgraph=True``, the eager backend):
+no bounding-box crop and the sync-free ``"bisect"`` EDT on the full grid, as on accelerators.
+
+    python benchmarks/distances.py [--rounds 5] [--device cpu] [--size 128] [--out benchmarks/results/distances_cpu.md]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import warnings
 
 import numpy as np
@@ -19,7 +23,7 @@ import scipy.ndimage as ndi
 import torch
 
 import segmath
-from timing import run  # benchmarks/timing.py, beside this script
+from timing import environment, run  # benchmarks/timing.py, beside this script
 from segmath.primitives.edt import cpu_backend
 
 warnings.filterwarnings("ignore")
@@ -32,14 +36,14 @@ def spheres(n=128):
     return a, b
 
 
-def build(device):
+def build(device, n=128):
     from monai.metrics import (compute_average_surface_distance, compute_hausdorff_distance,
                                compute_surface_dice)
     rng = np.random.default_rng(0)
-    img2 = rng.random((1024, 1024)) > 0.001
-    vol3 = rng.random((128, 128, 128)) > 0.0001
+    img2 = rng.random((8 * n, 8 * n)) > 0.001
+    vol3 = rng.random((n, n, n)) > 0.0001
     t2, t3 = torch.from_numpy(img2).to(device), torch.from_numpy(vol3).to(device)
-    a, b = spheres()
+    a, b = spheres(n)
     pred = torch.from_numpy(np.stack([~a, a])[None].astype(np.float32)).to(device)     # scores (arg-max)
     true = torch.from_numpy(b.astype(np.int64)[None]).to(device)
     oh_p = pred
@@ -50,21 +54,30 @@ def build(device):
                 return fn(*args, **kw)
         return call
 
+    traced_hd = torch.compile(segmath.hausdorff, backend="eager", fullgraph=True)   # no crop, "bisect" EDT
+
+    def compiled():
+        with segmath.value_checks(False):
+            return traced_hd(pred, true)
+
+    v = f"{n}^3"
     cases = {
-        "edt 1024x1024 (torch)": {"segmath": torch_path(segmath.edt, t2),
+        f"edt {8 * n}x{8 * n} (torch)": {"segmath": torch_path(segmath.edt, t2),
                                   "SciPy": lambda: ndi.distance_transform_edt(img2)},
-        "edt 128^3 (torch)": {"segmath": torch_path(segmath.edt, t3, ndim=3),
+        f"edt {v} (torch)": {"segmath": torch_path(segmath.edt, t3, ndim=3),
                               "SciPy": lambda: ndi.distance_transform_edt(vol3)},
-        "hausdorff 128^3": {"segmath": lambda: segmath.hausdorff(pred, true),
+        f"hausdorff {v}": {"segmath": lambda: segmath.hausdorff(pred, true),
                             "MONAI": lambda: compute_hausdorff_distance(oh_p, oh_t)},
-        "hd95 128^3": {"segmath": lambda: segmath.hd95(pred, true),
+        f"hd95 {v}": {"segmath": lambda: segmath.hd95(pred, true),
                        "MONAI": lambda: compute_hausdorff_distance(oh_p, oh_t, percentile=95)},
-        "assd 128^3": {"segmath": lambda: segmath.assd(pred, true),
+        f"assd {v}": {"segmath": lambda: segmath.assd(pred, true),
                        "MONAI": lambda: compute_average_surface_distance(oh_p, oh_t, symmetric=True)},
-        "nsd 128^3": {"segmath": lambda: segmath.nsd(pred, true, tolerance=2.0),
+        f"nsd {v}": {"segmath": lambda: segmath.nsd(pred, true, tolerance=2.0),
                       "MONAI": lambda: compute_surface_dice(oh_p, oh_t, [2.0])},
-        "hausdorff 128^3 (torch)": {"segmath": torch_path(segmath.hausdorff, pred, true),
-                                    "MONAI": lambda: compute_hausdorff_distance(oh_p, oh_t)},
+        f"hausdorff {v} (torch)": {"segmath": torch_path(segmath.hausdorff, pred, true),
+                                   "MONAI": lambda: compute_hausdorff_distance(oh_p, oh_t)},
+        f"hausdorff {v} (torch.compile: full grid, bisect)": {
+            "segmath": compiled, "MONAI": lambda: compute_hausdorff_distance(oh_p, oh_t)},
     }
     if device != "cpu":                             # the "torch" rows are the default there
         cases = {r: c for r, c in cases.items() if "(torch)" not in r or r.startswith("edt")}
@@ -76,6 +89,7 @@ def build(device):
     checks = [(segmath.hausdorff(pred, true), compute_hausdorff_distance(oh_p, oh_t)),
               (segmath.assd(pred, true), compute_average_surface_distance(oh_p, oh_t, symmetric=True)),
               (segmath.nsd(pred, true, tolerance=2.0), compute_surface_dice(oh_p, oh_t, [2.0]))]
+    checks.append((compiled(), compute_hausdorff_distance(oh_p, oh_t)))
     for ours, ref in checks:
         np.testing.assert_allclose(float(ours), float(ref), rtol=1e-4)
     return cases
@@ -97,15 +111,18 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--size", type=int, default=128, help="volume side n (n^3 volumes, (8n)^2 images)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    result = run(build(args.device), args.rounds, args.device)
+    load = os.getloadavg()[0]
+    result = run(build(args.device, args.size), args.rounds, args.device)
     text = table(result, args.device)
     print(text)
     out = args.out or f"benchmarks/results/distances_{args.device}.md"
     with open(out, "w") as fh:
         fh.write("# Distances: segmath vs SciPy / MONAI\n\n"
-                 "Median of interleaved rounds; `python benchmarks/distances.py`.\n\n" + text + "\n")
+                 f"Median of {args.rounds} interleaved rounds.\n\n"
+                 + environment(load, os.getloadavg()[0], args.device) + "\n\n" + text + "\n")
 
 
 if __name__ == "__main__":

@@ -124,6 +124,7 @@ def main():
     args = ap.parse_args()
     import torch
     torch.set_num_threads(1)
+    load_before = os.getloadavg()[0]
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -167,8 +168,9 @@ def main():
     text = "\n".join(lines)
     print(text)
     if args.out:
+        from timing import environment  # benchmarks/timing.py, beside this script
         Path(args.out).write_text(f"# segmath evaluate (CPU, {os.cpu_count()} cores)\n\n"
-                                  f"`python benchmarks/evaluate.py {' '.join(sys.argv[1:])}`\n\n" + text + "\n")
+                                  + environment(load_before, os.getloadavg()[0]) + "\n\n" + text + "\n")
 
 
 if __name__ == "__main__":

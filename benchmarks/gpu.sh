@@ -20,12 +20,16 @@ if [ "$DRY" = 1 ]; then
     OUT=$(mktemp -d)
     ROUNDS=1
     LOSS_ARGS=(--shape 2,5,32,32 --no-memory)
+    DIST_ARGS=(--size 32)                # the traced (uncropped) row is slow on a CPU at 128^3
+    POST_ARGS=(--scale 0.25)
     BUDGET=(120 120 60 90 120)
 else
     DEVICE=cuda
     OUT=benchmarks/results
     ROUNDS=5
     LOSS_ARGS=()
+    DIST_ARGS=()
+    POST_ARGS=()
     BUDGET=(60 240 80 50 50)           # seconds: 480 in all (losses: 35 fresh processes for the memory column)
     "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" \
         || { echo "no CUDA device here (use --dry for the CPU check of this script)"; exit 1; }
@@ -54,11 +58,11 @@ if [ "$DRY" = 1 ] && [ -e "$check_table" ]; then   # device_check writes into re
 fi
 step "${BUDGET[1]}" losses "$PY" benchmarks/losses.py --device "$DEVICE" --rounds "$ROUNDS" "${LOSS_ARGS[@]}" \
     --out "$OUT/losses_$DEVICE.md"
-step "${BUDGET[2]}" distances "$PY" benchmarks/distances.py --device "$DEVICE" --rounds "$ROUNDS" \
+step "${BUDGET[2]}" distances "$PY" benchmarks/distances.py --device "$DEVICE" --rounds "$ROUNDS" "${DIST_ARGS[@]}" \
     --out "$OUT/distances_$DEVICE.md"
 step "${BUDGET[3]}" instances "$PY" benchmarks/instances.py --device "$DEVICE" --rounds "$ROUNDS" \
     --out "$OUT/instances_$DEVICE.md"
-step "${BUDGET[4]}" postprocess "$PY" benchmarks/postprocess.py --device "$DEVICE" --rounds "$ROUNDS" \
+step "${BUDGET[4]}" postprocess "$PY" benchmarks/postprocess.py --device "$DEVICE" --rounds "$ROUNDS" "${POST_ARGS[@]}" \
     --out "$OUT/postprocess_$DEVICE.md"
 
 echo "done in ${SECONDS}s, $failed step(s) did not finish; tables:"

@@ -4,13 +4,12 @@ Interleaved rounds (each round times every contender once), median of the rounds
 thread by default (``--threads``), or ``--device cuda``.  pydensecrf is not in the pinned environment (its
 build needs Cython < 3), so the CRF rows give absolute times and the exact method's time and error.
 
-    python benchmarks/postprocess.py [--rounds 5] [--device cpu] [--out benchmarks/results/postprocess_cpu.md]
+    python benchmarks/postprocess.py [--rounds 5] [--device cpu] [--scale 1] [--out benchmarks/results/postprocess_cpu.md]
 """
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 
 import numpy as np
 import torch
@@ -18,7 +17,7 @@ from skimage import data, transform
 from skimage.restoration import denoise_tv_chambolle
 
 import segmath
-from timing import run  # benchmarks/timing.py, beside this script
+from timing import environment, run  # benchmarks/timing.py, beside this script
 
 
 def noisy_blocks(shape, seed=0):
@@ -38,9 +37,10 @@ def crf_inputs(shape=(320, 480), classes=21, seed=0):
     return logits[None], np.moveaxis(img, -1, 0)[None]
 
 
-def tv_cases(device):
+def tv_cases(device, scale=1.0):
     cases, errors = {}, {}
-    for name, shape in (("512x512", (512, 512)), ("128^3", (128, 128, 128))):
+    a, b = int(512 * scale), int(128 * scale)
+    for name, shape in ((f"{a}x{a}", (a, a)), (f"{b}^3", (b, b, b))):
         f = noisy_blocks(shape)
         ft = torch.from_numpy(f).to(device)
         row = f"tv_denoise {name}"
@@ -55,19 +55,21 @@ def tv_cases(device):
     return cases, errors
 
 
-def crf_cases(device):
-    unary, img = crf_inputs()
+def crf_cases(device, scale=1.0):
+    h, w = int(320 * scale), int(480 * scale)
+    unary, img = crf_inputs((h, w))
     u32, i32 = unary.astype(np.float32), img.astype(np.float32)
     ut, it = torch.from_numpy(u32).to(device), torch.from_numpy(i32).to(device)
-    cases = {"dense_crf 320x480, 21 classes, 5 it": {
+    cases = {f"dense_crf {h}x{w}, 21 classes, 5 it": {
         "permutohedral numpy": lambda: segmath.dense_crf(u32, i32, n_iter=5),
         "permutohedral torch": lambda: segmath.dense_crf(ut, it, n_iter=5),
         "permutohedral torch, no bilateral": lambda: segmath.dense_crf(ut, it, n_iter=5, w_bilateral=None)}}
     # the exact method is O(P^2): compare on a 64x96 crop-by-resize of the same scene
-    su, si = crf_inputs((64, 96))
+    eh, ew = int(64 * scale), int(96 * scale)
+    su, si = crf_inputs((eh, ew))
     sut, sit = torch.from_numpy(su).to(device), torch.from_numpy(si).to(device)
-    kw = dict(n_iter=5, theta_alpha=16.0)             # 80 px at 320x480 is 16 px at 64x96
-    cases["dense_crf 64x96, 21 classes, 5 it"] = {
+    kw = dict(n_iter=5, theta_alpha=16.0 * scale)     # 80 px at 320x480 is 16 px at 64x96
+    cases[f"dense_crf {eh}x{ew}, 21 classes, 5 it"] = {
         "permutohedral torch": lambda: segmath.dense_crf(sut, sit, **kw),
         "exact torch": lambda: segmath.dense_crf(sut, sit, **kw, method="exact")}
     errors = {}
@@ -90,19 +92,17 @@ def main():
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: NumPy, SciPy and scikit-image are single-threaded too, and on a "
                              "loaded 2-core machine two torch threads stall each other)")
+    parser.add_argument("--scale", type=float, default=1.0, help="image sides times this (0.5: a quick run)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()[0]
-    tv, tv_err = tv_cases(args.device)
-    crf, crf_err, lattice_m = crf_cases(args.device)
+    tv, tv_err = tv_cases(args.device, args.scale)
+    crf, crf_err, lattice_m = crf_cases(args.device, args.scale)
     times = run({**tv, **crf}, args.rounds, args.device)
     load1 = os.getloadavg()[0]
     lines = ["# Post-processing: segmath beside scikit-image; the dense CRF's fast and exact methods", "",
-             f"Median of {args.rounds} interleaved rounds; `.venv/bin/python benchmarks/postprocess.py "
-             f"--rounds {args.rounds}`.", "",
-             f"Machine: {platform.machine()}, {os.cpu_count()} cores, device {args.device}, torch threads "
-             f"{torch.get_num_threads()}, torch {torch.__version__}, load average (1 min) {load0:.1f} before, "
-             f"{load1:.1f} after.", "",
+             f"Median of {args.rounds} interleaved rounds; device {args.device}.", "",
+             environment(load0, load1, args.device), "",
              "| case | contender | ms | / reference |", "|---|---|---:|---:|"]
     for row, res in times.items():
         ref = res.get("scikit-image", res.get("exact torch"))
@@ -113,9 +113,10 @@ def main():
     for row, e in tv_err.items():
         lines.append(f"- {row}: max |segmath - scikit-image| = {e:.2g} (numpy and torch float64)")
     for norm, (mean, mx, flips) in crf_err.items():
-        lines.append(f"- dense_crf 64x96, normalization={norm!r}: permutohedral vs exact mean |dQ| = {mean:.2g}, "
+        lines.append(f"- dense_crf {int(64 * args.scale)}x{int(96 * args.scale)}, normalization={norm!r}: permutohedral vs exact mean |dQ| = {mean:.2g}, "
                      f"max |dQ| = {mx:.2g}, argmax differs on {100 * flips:.2f}% of pixels")
-    lines.append(f"- memory: the 320x480 lattice has {lattice_m} vertices for {320 * 480} pixels (linear in "
+    h, w = int(320 * args.scale), int(480 * args.scale)
+    lines.append(f"- memory: the {h}x{w} lattice has {lattice_m} vertices for {h * w} pixels (linear in "
                  f"pixels; the filter holds (vertices + pixels x 6) x classes values)")
     text = "\n".join(lines) + "\n"
     print(text)

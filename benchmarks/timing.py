@@ -5,10 +5,38 @@ the table reports the median of the rounds.  On CUDA the device is synchronised 
 """
 from __future__ import annotations
 
+import os
+import platform
+import shlex
 import statistics
+import sys
 import time
 
 import torch
+
+
+def machine(device="cpu"):
+    """CPU model (and GPU), cores, torch threads and version."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = f", {torch.cuda.get_device_name()}" if device == "cuda" else ""
+    return f"{cpu} ({os.cpu_count()} cores){gpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+
+
+def command():
+    """The command line that ran this script, as one would type it from the repository root."""
+    script = os.path.relpath(os.path.abspath(sys.argv[0]))
+    return shlex.join(["python", script] + sys.argv[1:])
+
+
+def environment(load_before, load_after, device="cpu"):
+    """The header line every results table carries: machine, load average before/after, torch, command."""
+    return (f"Machine: {machine(device)}; load average (1 min) {load_before:.1f} before, {load_after:.1f} after "
+            f"the run; command: `{command()}`.")
 
 
 def sync(device):

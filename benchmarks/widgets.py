@@ -119,7 +119,7 @@ def table(rows, load_before, load_after):
         f"Machine: {_machine()}, {os.cpu_count()} cores; load average (1, 5, 15 min) "
         f"{', '.join(f'{x:.2f}' for x in load_before)} before and {', '.join(f'{x:.2f}' for x in load_after)} "
         f"after; torch {torch.__version__}, matplotlib {matplotlib.__version__}, ipywidgets {ipywidgets.__version__}, "
-        f"Python {platform.python_version()}.",
+        f"Python {platform.python_version()}; command: `python benchmarks/widgets.py {' '.join(sys.argv[1:])}`.",
         "",
         "Each step sets the slider's value; the explorer's observer recomputes, redraws (blitting the changing "
         "artists) and encodes the PNG into the `Image` widget, whose state is then serialised as for the comm. "
