@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 
 import numpy as np
 
@@ -81,15 +82,40 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_POOL.clear)     # a forked child starts its own pool
 
 
+_FREE = []                      # released key buffers, most recent last
+_POOL_BYTES = 2 ** 29           # at most 512 MiB of them are kept
+
+
+def _take_buffer(shape):
+    """An int64 buffer of ``shape``: a released one of that shape, else a new one.
+
+    Buffers above the allocator's mmap threshold (32 MiB) come back from the kernel as fresh pages
+    on every call, and touching them first costs more than the sort on a loaded machine; reusing
+    the keys of the previous step avoids it.
+    """
+    for i in range(len(_FREE) - 1, -1, -1):
+        if _FREE[i].shape == tuple(shape):
+            return _FREE.pop(i)
+    return np.empty(shape, np.int64)
+
+
+def _release_buffer(buf):
+    """Return a key buffer to the pool once nothing refers to its rows any more (see SortedRows)."""
+    _FREE.append(buf)
+    while sum(b.nbytes for b in _FREE) > _POOL_BYTES:
+        _FREE.pop(0)
+
+
 def _packed_sort(errors, foreground):
     """(R, S) float32 errors >= 0 and 0/1 (or bool) foreground, NumPy -> sorted keys (int64, ascending).
 
     key = (~bits(m)) << 32 | (2 * index + [g > 0]): ascending keys are decreasing errors, ties by index.
     With more than one torch thread the rows are split into blocks sorted in a thread pool (NumPy
-    releases the GIL while it sorts), as ``torch.sort`` spreads rows over its threads.
+    releases the GIL while it sorts), as ``torch.sort`` spreads rows over its threads.  The key
+    buffer comes from a small pool (:func:`_take_buffer`).
     """
     import torch
-    keys = np.empty(errors.shape, np.int64)
+    keys = _take_buffer(errors.shape)
     threads = min(torch.get_num_threads(), errors.shape[0])
     if threads <= 1 or errors.size < 2 ** 18:
         _packed_block(errors, foreground, keys)
@@ -209,6 +235,7 @@ class SortedRows:
         self.keys = self.perm = None
         if _packable(errors):
             self.keys = _packed_sort(errors.numpy(), foreground.numpy())
+            weakref.finalize(self, _release_buffer, self.keys)     # back to the pool with these rows
             m_sorted, g_sorted = (torch.from_numpy(v) for v in _unpack_sorted(self.keys))
         else:
             self.perm = argsort_desc_nonnegative(errors)
@@ -224,7 +251,6 @@ class SortedRows:
         import torch
         if self.perm is None:
             self.perm = torch.from_numpy(_unpack_perm_inplace(self.keys))
-            self.keys = None
         return torch.empty_like(self.gain).scatter_(-1, self.perm, self.gain * weights[:, None])
 
 
