@@ -193,7 +193,7 @@ def calibration_figure(gamma: float = 2.0, pyplot: bool = True, dpi: float | Non
 
     Example:
         >>> fig = calibration_figure(pyplot=False)
-        >>> len(fig.axes), fig.get_figwidth() <= 7
+        >>> len(fig.axes), bool(fig.get_figwidth() <= 7)
         (1, True)
     """
     fig = new_figure(pyplot, dpi=dpi, figsize=(PAGE_WIDTH, 3.2), layout="constrained")
