@@ -22,7 +22,8 @@ if [ "$DRY" = 1 ]; then
     LOSS_ARGS=(--shape 2,5,32,32 --no-memory)
     DIST_ARGS=(--size 32)                # the traced (uncropped) row is slow on a CPU at 128^3
     POST_ARGS=(--scale 0.25)
-    BUDGET=(120 120 60 90 120)
+    INST_ARGS=(--no-memory)              # forked children for the memory column: slow on a loaded CPU
+    BUDGET=(120 120 120 240 120)        # a loaded 2-core CPU: instances has no small size
 else
     DEVICE=cuda
     OUT=benchmarks/results
@@ -30,7 +31,9 @@ else
     LOSS_ARGS=()
     DIST_ARGS=()
     POST_ARGS=()
-    BUDGET=(60 240 80 50 50)           # seconds: 480 in all (losses: 35 fresh processes for the memory column)
+    INST_ARGS=()
+    BUDGET=(60 220 100 50 50)          # seconds: 480 in all (losses: 35 fresh processes for the memory column;
+                                       # distances: the torch.compile row traces once)
     "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" \
         || { echo "no CUDA device here (use --dry for the CPU check of this script)"; exit 1; }
 fi
@@ -60,7 +63,7 @@ step "${BUDGET[1]}" losses "$PY" benchmarks/losses.py --device "$DEVICE" --round
     --out "$OUT/losses_$DEVICE.md"
 step "${BUDGET[2]}" distances "$PY" benchmarks/distances.py --device "$DEVICE" --rounds "$ROUNDS" "${DIST_ARGS[@]}" \
     --out "$OUT/distances_$DEVICE.md"
-step "${BUDGET[3]}" instances "$PY" benchmarks/instances.py --device "$DEVICE" --rounds "$ROUNDS" \
+step "${BUDGET[3]}" instances "$PY" benchmarks/instances.py --device "$DEVICE" --rounds "$ROUNDS" "${INST_ARGS[@]}" \
     --out "$OUT/instances_$DEVICE.md"
 step "${BUDGET[4]}" postprocess "$PY" benchmarks/postprocess.py --device "$DEVICE" --rounds "$ROUNDS" "${POST_ARGS[@]}" \
     --out "$OUT/postprocess_$DEVICE.md"
