@@ -18,9 +18,9 @@ class (the book's soft-Dice theorem).  The softmax Jacobian is applied in closed
 where the class sum needs no one-hot: :math:`\sum_k p_k g^{SP}_k` is a batched matrix product and the
 target term is one gather.  Forward: one softmax and one reduction over the ``(N, C, S)`` input (two
 with the squares), the target terms by ``gather`` / ``scatter_add`` along the class axis; backward: one
-read of ``p`` for the class sum, the affine factor :math:`v_s (g^{SP}_c - \sum_k p_k G_k)` written by one
-``(C, 2) x (2, S)`` product per image (the mask folded in), one in-place product with ``p`` and one
-scatter of the target term.  Saved for the backward: the probabilities, the labels and the mask --
+read of ``p`` for the class sum, the affine factor :math:`v_s (g^{SP}_c - \sum_k p_k G_k)` written once
+(with a mask, by one ``(C, 2) x (2, S)`` product per image that folds it in), one in-place product
+with ``p`` and one scatter of the target term.  Saved for the backward: the probabilities, the labels and the mask --
 nothing else of the input's size.  On a CPU the class-axis ``gather`` / ``scatter_add`` check the label
 range themselves, so with value checks on the separate min/max pass over the labels is skipped
 there (:meth:`segmath.inputs.Pair.guarded` turns the indexing error into the ``ValueError`` naming
@@ -104,12 +104,12 @@ class _LabelSoftmaxStats(torch.autograd.Function):
                 dx.mul_(v[:, None, :])
         else:
             dot = torch.bmm(g_sp[:, None, :], p).add_(t[:, None, :])    # (N, 1, S): sum_k p_k G_k
-            # the factor v_s (g^SP_c - dot_s) as one (C, 2) x (2, S) product per image (no broadcast
-            # temporary, the mask folded in), then p times it in place
-            left = torch.stack((g_sp, -torch.ones_like(g_sp)), 2)                   # (N, C, 2)
-            right = torch.cat((p.new_ones(()).expand(n, 1, size), dot), 1) if v is None \
-                else torch.cat((v[:, None, :], dot * v[:, None, :]), 1)             # (N, 2, S)
-            dx = torch.bmm(left, right).mul_(p)
+            if v is None:   # the factor g^SP_c - dot_s written once, then p times it in place
+                dx = torch.sub(g_sp[:, :, None], dot).mul_(p)
+            else:           # v_s (g^SP_c - dot_s) as one (C, 2) x (2, S) product per image: the mask folded in
+                left = torch.stack((g_sp, -torch.ones_like(g_sp)), 2)                   # (N, C, 2)
+                right = torch.cat((v[:, None, :], dot * v[:, None, :]), 1)              # (N, 2, S)
+                dx = torch.bmm(left, right).mul_(p)
         dx.scatter_add_(1, labels[:, None, :], t[:, None, :])        # the one-hot term at y
         return dx, None, None, None
 
@@ -184,8 +184,8 @@ def label_cross_entropy(x, labels, weight=None, ignore_index=None):
 class _MeanBCEWithLogits(torch.autograd.Function):
     r"""Mean of :math:`\ell = x(1 - y) - \log\sigma(x)` (binary cross-entropy from logits, no weights).
 
-    Forward: one stable ``log_sigmoid``, one fused ``x - x y`` and one in-place difference before the
-    sum (torch's composite forward makes ``1 - y`` and two more in-place passes, and keeps a buffer).
+    Forward: one stable ``log_sigmoid`` and two in-place passes on its output before the sum (torch's
+    composite forward makes ``1 - y`` too, and two more in-place passes): one temporary of the input's size.
     Backward, in closed form: :math:`g (\sigma(x) - y) / M` in three passes (``sigmoid``, subtract,
     scale in place).  Saved: nothing new (the inputs themselves).
     """
@@ -193,10 +193,10 @@ class _MeanBCEWithLogits(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, y):
         with torch.autocast(x.device.type, enabled=False):
-            loss = torch.addcmul(x, x, y, value=-1.0)
-            loss.sub_(torch.nn.functional.logsigmoid(x))
+            # -l = log sigma(x) - x + x y, built in the log-sigmoid's own buffer (one temporary)
+            neg = torch.nn.functional.logsigmoid(x).sub_(x).addcmul_(x, y)
             ctx.save_for_backward(x, y)
-            return loss.sum() / float(x.numel())
+            return neg.sum().neg() / float(x.numel())
 
     @staticmethod
     def backward(ctx, g):
