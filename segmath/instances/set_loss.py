@@ -12,9 +12,10 @@ soft Dice loss :math:`1 - (2\sum\sigma(\hat m) m + 1)/(\sum\sigma(\hat m) + \sum
 Defaults: Mask2Former's :math:`w_c = 2`, :math:`w_m = w_d = 5`, ``eos_weight`` = 0.1.
 
 **Host synchronisation, by design**: the assignment runs on the host
-(``scipy.optimize.linear_sum_assignment`` on the detached ``(Q, K)`` cost of each image, one transfer
-per batch); the loss itself is batched.  On a GPU, the cost matrices are formed on the device and only
-``N Q K`` numbers cross.  This loss does not trace whole under ``torch.compile``.
+(``scipy.optimize.linear_sum_assignment`` on the detached ``(Q, K)`` cost of each image); the loss itself
+is batched.  On a GPU, the cost matrices are formed on the device; what crosses is the ``(N, Q, K)`` cost
+and the ``(N, K)`` presence of the instance slots (one read per batch) and the ``(N, K)`` assignment coming
+back.  This loss does not trace whole under ``torch.compile``.
 """
 from __future__ import annotations
 
@@ -128,9 +129,8 @@ def mask_classification(input, target, *, class_logits, labels, w_class=2.0, w_m
     mask_term = safe_divide(xp, xp.sum((w_mask * pair_bce + w_dice * pair_dice) * w_pair, axis=1), m)
     # class targets per query: the matched instance's class, else no object (index C)
     c = cl.shape[2] - 1
-    query_class = np.full((n, q), c, np.int64)
-    query_class[np.nonzero(match >= 0)[0], match[match >= 0]] = P.to_numpy(labels)[match >= 0]   # host (matched)
-    qc = P.asarray_like(query_class, ids, dtype=xp.int64)
+    hit = xp.astype(qi[:, None, :] == xp.arange(q, device=P.device(qi))[:, None], xp.int64)   # (N, Q, K)
+    qc = xp.sum(hit * lab[:, None, :], axis=2) + c * (1 - xp.sum(hit, axis=2))           # on the device
     nll = -xp.squeeze(P.take_along(logp, qc[:, :, None], axis=2), axis=2)                # (N, Q)
     wq = xp.where(qc == c, xp.full_like(nll, float(eos_weight)), xp.ones_like(nll))
     ce = safe_divide(xp, xp.sum(nll * wq, axis=1), xp.sum(wq, axis=1))
