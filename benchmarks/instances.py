@@ -1,23 +1,28 @@
 """Instances and panoptic: the embedding losses beside a per-instance Python loop, panoptic_quality beside
 torchmetrics, instance_ap on many images.
 
-Interleaved rounds (each round times every contender once), median of the rounds; CPU with one torch
-thread by default (``--threads``), or ``--device cuda``.  pycocotools / faster-coco-eval are not in the
-pinned environment (and torchmetrics' MeanAveragePrecision needs one of them), so instance_ap gets an
-absolute time.
+Interleaved rounds (each round times every contender once): the median and the best of the rounds;
+CPU with one torch thread by default (``--threads``), or ``--device cuda``.  pycocotools /
+faster-coco-eval are not in the pinned environment (and torchmetrics' MeanAveragePrecision needs one of
+them), so instance_ap gets an absolute time.  For the embedding losses the peak extra memory of one
+forward+backward is measured in a forked child (its max RSS minus its RSS at the fork, on CPU;
+``torch.cuda.max_memory_allocated`` on CUDA) and given beside the size of the input.
 
-    python benchmarks/instances.py [--rounds 3] [--device cpu] [--out benchmarks/results/instances_cpu.md]
+    python benchmarks/instances.py [--rounds 3] [--device cpu] [--no-memory] [--out benchmarks/results/instances_cpu.md]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import resource
+import statistics
 
 import numpy as np
 import torch
 
 import segmath
-from timing import run  # benchmarks/timing.py, beside this script
+from timing import timed  # benchmarks/timing.py, beside this script
 
 
 def voronoi(shape, k, rng, background=0.1):
@@ -109,6 +114,8 @@ def loss_cases(device, shape=(4, 16, 256, 256), k=30):
     b = float(loop_discriminative(x, y))
     assert abs(a - b) <= 1e-4 * abs(b), (a, b)      # the two compute the same loss
     off = {"max_id": k}
+    INPUT_MIB.update({"discriminative": (x.numel() * x.element_size() + y.numel() * y.element_size()) / 2**20,
+                      "spatial_embedding": (xs.numel() * xs.element_size() + y.numel() * y.element_size()) / 2**20})
     return {
         "discriminative fwd+bwd (4, 16, 256, 256), 30 instances": {
             "segmath": _unchecked(step(segmath.discriminative, **off)), "per-instance loop": step(loop_discriminative)},
@@ -120,6 +127,9 @@ def loss_cases(device, shape=(4, 16, 256, 256), k=30):
         "pairwise_similarity fwd+bwd (4, 16, 256, 256), K=10 per instance": {
             "segmath": _unchecked(step(segmath.pairwise_similarity, samples=10, **off))},
     }
+
+
+INPUT_MIB = {}
 
 
 def _step_on(x, y, fn, **kw):
@@ -171,12 +181,65 @@ def ap_cases(images=500, size=64):
         "segmath": lambda: segmath.instance_ap(preds, target)}}
 
 
-def table(results):
-    lines = ["| case | contender | median s | ratio to segmath |", "|---|---|---|---|"]
+def run(cases, rounds, device):
+    """cases: {row: {contender: fn}} -> {row: {contender: (median s, best s)}} over interleaved rounds."""
+    for row in cases.values():                      # warm-up (lazy imports, tables, allocators)
+        for fn in row.values():
+            fn()
+    times = {r: {c: [] for c in row} for r, row in cases.items()}
+    for _ in range(rounds):
+        for r, row in cases.items():
+            for c, fn in row.items():
+                times[r][c].append(timed(fn, device))
+    return {r: {c: (statistics.median(v), min(v)) for c, v in row.items()} for r, row in times.items()}
+
+
+def peak_extra_mib(fn, device):
+    """Peak extra memory (MiB) of one call of ``fn``: CUDA allocator peak, or a forked child's max RSS growth."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    import psutil
+
+    from segmath.primitives import sorting
+    sorting._FREE.clear()        # key buffers pooled by earlier calls: the child allocates (and counts) its own
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                    # the child's high-water mark starts at its RSS now
+        base = psutil.Process().memory_info().rss
+        fn()
+        os.write(w, str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base).encode())
+        os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    out = os.read(r, 64)
+    os.close(r)
+    return max(0.0, float(out)) / 2**20 if out else float("nan")
+
+
+def memory_rows(cases, device):
+    """{row: {contender: MiB}} for the embedding-loss rows (the others have no memory column)."""
+    out = {}
+    for r, row in cases.items():
+        if r.split()[0] in INPUT_MIB:
+            out[r] = {c: peak_extra_mib(fn, device) for c, fn in row.items()}
+    return out
+
+
+def table(results, memory):
+    lines = ["| case | contender | median s | best s | ratio to segmath (median) | ratio (best) | peak extra MiB "
+             "| MiB / input MiB |", "|---|---|---|---|---|---|---|---|"]
     for r, row in results.items():
-        base = row["segmath"]
-        for c, v in row.items():
-            lines.append(f"| {r} | {c} | {v:.4f} | {v / base:.2f} |")
+        base_med, base_best = row["segmath"]
+        size = INPUT_MIB.get(r.split()[0])
+        for c, (med, best) in row.items():
+            mib = memory.get(r, {}).get(c)
+            mem = f"{mib:.0f} | {mib / size:.1f}" if mib is not None and size else "– | –"
+            lines.append(f"| {r} | {c} | {med:.4f} | {best:.4f} | {med / base_med:.2f} | {best / base_best:.2f} | {mem} |")
     return "\n".join(lines)
 
 
@@ -185,16 +248,31 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated groups: losses, panoptic, ap (default: all)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    results = {}
-    results.update(run(loss_cases(a.device), a.rounds, a.device))
-    results.update(run(panoptic_cases(a.device), a.rounds, a.device))
-    results.update(run(ap_cases(), max(1, a.rounds - 2), a.device))
+    only = set(filter(None, a.only.split(","))) or {"losses", "panoptic", "ap"}
+    load = [os.getloadavg()[0]]
+    results, memory = {}, {}
+    if "losses" in only:
+        cases = loss_cases(a.device)
+        results.update(run(cases, a.rounds, a.device))
+        if not a.no_memory:
+            memory = memory_rows(cases, a.device)
+    if "panoptic" in only:
+        results.update(run(panoptic_cases(a.device), a.rounds, a.device))
+    if "ap" in only:
+        results.update(run(ap_cases(), max(1, a.rounds - 2), a.device))
+    load.append(os.getloadavg()[0])
     text = (f"# Instances benchmark ({a.device}, {a.threads} torch thread(s), {platform.processor() or platform.machine()})\n\n"
-            f"`python benchmarks/instances.py --rounds {a.rounds} --device {a.device}`; median of interleaved rounds.\n\n"
-            + table(results) + "\n")
+            f"`python benchmarks/instances.py --rounds {a.rounds} --device {a.device}`; median and best of "
+            f"interleaved rounds; torch {torch.__version__}, numpy {np.__version__}, {os.cpu_count()} cores, "
+            f"load average (1 min) {load[0]:.1f} before, {load[1]:.1f} after the run (a shared machine: the "
+            "best-of-rounds ratio is the less noisy one).  Peak extra MiB: one forward+backward in a forked "
+            "child (max RSS growth); MiB / input MiB: that over the size of the input and target.\n\n"
+            + table(results, memory) + "\n")
     print(text)
     if a.out:
         with open(a.out, "w") as f:
