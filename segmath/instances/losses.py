@@ -189,7 +189,15 @@ def discriminative(input, target, *, delta_v=0.5, delta_d=1.5, alpha=1.0, beta=1
 # ---- the seed's push-pull losses ----------------------------------------------------------------------
 
 def _centre_distances(xp, x, mu):
-    """(N, K, S) distances from every centre to every pixel (Gram form: no (N, K, F, S) tensor)."""
+    """(N, K, S) distances from every centre to every pixel (Gram form: no (N, K, F, S) tensor).
+
+    The embeddings are first moved to their per-image mean (distances do not change), so that the
+    cancellation in ``|mu|^2 + |x|^2 - 2 mu.x`` scales with the spread of the embeddings, not with
+    their offset from the origin.  Near a centre the Gram form still loses digits; the attraction
+    term, which lives there, takes the exact own-centre distance instead (see :func:`_push_pull`).
+    """
+    shift = P.detach(xp.mean(x, axis=2, keepdims=True))                 # (N, F, 1)
+    x, mu = x - shift, mu - shift
     cross = xp.matmul(xp.permute_dims(mu, (0, 2, 1)), x)                 # (N, K, S)
     sq = xp.sum(mu ** 2, axis=1)[:, :, None] + xp.sum(x ** 2, axis=1)[:, None, :] - 2 * cross
     return _norm(xp, sq)
@@ -202,7 +210,9 @@ def _push_pull(input, target, attract, repel, alpha, background, max_id, reducti
     dist = _centre_distances(xp, x, mu)
     slots = xp.arange(k, device=P.device(ids))
     inside = xp.astype(ids[:, None, :] == slots[None, :, None], x.dtype) * fg[:, None, :]   # (N, K, S)
-    l_a = safe_divide(xp, xp.sum(attract(dist) * inside, axis=2), cnt)
+    # attraction: each pixel to its own centre, by the difference itself (exact near the centre)
+    own = _norm(xp, xp.sum((P.take_along(mu, ids[:, None, :], axis=2) - x) ** 2, axis=1))   # (N, S)
+    l_a = safe_divide(xp, P.class_sums(attract(own) * fg, ids, k), cnt)
     outside = (1.0 - inside) * present[:, :, None]
     l_r = safe_divide(xp, xp.sum(repel(dist) * outside, axis=2), ids.shape[1] - cnt)
     per_image = safe_divide(xp, xp.sum((alpha * l_a + l_r) * present, axis=1), c)
