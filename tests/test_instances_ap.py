@@ -1,5 +1,6 @@
-"""instance_ap against an independent brute-force COCO AP (no pycocotools / faster-coco-eval in .venv, and
-torchmetrics' MeanAveragePrecision needs one of them): interpolated precision as max{p_i : r_i >= r}."""
+"""instance_ap against an independent brute-force COCO AP: interpolated precision as max{p_i : r_i >= r}.
+
+pycocotools itself is the oracle of tests/test_instances_ap_coco.py."""
 import numpy as np
 import pytest
 import torch
