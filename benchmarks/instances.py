@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 import segmath
-from timing import timed  # benchmarks/timing.py, beside this script
+from timing import run_rounds  # benchmarks/timing.py, beside this script
 
 
 def voronoi(shape, k, rng, background=0.1):
@@ -183,14 +183,7 @@ def ap_cases(images=500, size=64):
 
 def run(cases, rounds, device):
     """cases: {row: {contender: fn}} -> {row: {contender: (median s, best s)}} over interleaved rounds."""
-    for row in cases.values():                      # warm-up (lazy imports, tables, allocators)
-        for fn in row.values():
-            fn()
-    times = {r: {c: [] for c in row} for r, row in cases.items()}
-    for _ in range(rounds):
-        for r, row in cases.items():
-            for c, fn in row.items():
-                times[r][c].append(timed(fn, device))
+    times = run_rounds(cases, rounds, device)
     return {r: {c: (statistics.median(v), min(v)) for c, v in row.items()} for r, row in times.items()}
 
 
@@ -254,6 +247,9 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     only = set(filter(None, a.only.split(","))) or {"losses", "panoptic", "ap"}
+    if only - {"losses", "panoptic", "ap"}:
+        ap.error(f"--only: unknown group(s) {', '.join(sorted(only - {'losses', 'panoptic', 'ap'}))}; "
+                 "choose from losses, panoptic, ap")
     load = [os.getloadavg()[0]]
     results, memory = {}, {}
     if "losses" in only:

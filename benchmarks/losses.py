@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,8 @@ import types
 import warnings
 
 import torch
+
+from timing import machine  # benchmarks/timing.py, beside this script
 
 warnings.filterwarnings("ignore")
 ROOT = pathlib.Path(__file__).resolve().parent
@@ -227,18 +228,6 @@ def run(rounds, device, memory, only, with_unchecked=False):
         extra = f" unchecked {off[0]:5.2f} (best {off[1]:4.2f})" if off else ""
         print(f"{loss_id:24s} ratio {med['segmath'] / fastest:5.2f} (best {best:4.2f}){extra}  {cells}", flush=True)
     return rows
-
-
-def machine(device):
-    """One line: CPU (and GPU) model, threads, torch version."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpu = f", {torch.cuda.get_device_name()}" if device == "cuda" else ""
-    return f"{cpu} ({os.cpu_count()} cores){gpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
 
 
 def profile_table(loss_id, device, steps=5):

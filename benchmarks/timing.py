@@ -53,8 +53,8 @@ def timed(fn, device):
     return time.perf_counter() - t
 
 
-def run(cases, rounds, device):
-    """cases: {row: {contender: fn}} -> {row: {contender: median seconds}} over interleaved rounds."""
+def run_rounds(cases, rounds, device):
+    """cases: {row: {contender: fn}} -> {row: {contender: [seconds of each round]}}, rounds interleaved."""
     for row in cases.values():                      # warm-up (lazy imports, tables, allocators)
         for fn in row.values():
             fn()
@@ -63,4 +63,10 @@ def run(cases, rounds, device):
         for r, row in cases.items():
             for c, fn in row.items():
                 times[r][c].append(timed(fn, device))
+    return times
+
+
+def run(cases, rounds, device):
+    """cases: {row: {contender: fn}} -> {row: {contender: median seconds}} over interleaved rounds."""
+    times = run_rounds(cases, rounds, device)
     return {r: {c: statistics.median(v) for c, v in row.items()} for r, row in times.items()}

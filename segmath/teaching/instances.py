@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .losses import resolve_loss
-from .train import UNet, deterministic
+from .train import UNet, deterministic, predict
 
 __all__ = ["EmbeddingNet", "EmbeddingHistory", "train_embeddings", "embed", "spatial_outputs", "panoptic_maps",
            "detections"]
@@ -162,14 +162,9 @@ def train_embeddings(loss, images, instances, *, channels, epochs=20, batch_size
 
 
 def embed(model, images, batch_size=64):
-    """The network's outputs on ``images`` (eval mode, no gradients), a float32 tensor."""
-    x = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images, dtype=torch.float32)
-    was = model.training
-    model.eval()
-    with torch.no_grad():
-        out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-    model.train(was)
-    return out
+    """The network's outputs on ``images`` (eval mode, no gradients), a float32 tensor: the lab's name for
+    :func:`segmath.teaching.train.predict`."""
+    return predict(model, images, batch_size)
 
 
 def spatial_outputs(output):
