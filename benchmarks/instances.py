@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import pathlib
 import platform
 import resource
 import statistics
+import sys
 
 import numpy as np
 import torch
@@ -177,8 +179,12 @@ def ap_cases(images=500, size=64):
         d = [np.roll(m, int(rng.integers(-2, 3)), axis=1) for m in g] + [g[0][::-1]]
         target.append({"masks": np.array(g), "labels": np.array(gl)})
         preds.append({"masks": np.array(d), "scores": rng.random(len(d)), "labels": np.array(gl + [gl[0]])})
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+    from oracles.coco import coco_eval                  # pycocotools, from RLE-encoding the masks to summarize
+    ours, ref = segmath.instance_ap(preds, target), coco_eval(preds, target).stats
+    assert abs(float(ours["map"]) - ref[0]) < 1e-12 and abs(float(ours["map_50"]) - ref[1]) < 1e-12
     return {f"instance_ap, {images} images {size}x{size}, 3-9 objects": {
-        "segmath": lambda: segmath.instance_ap(preds, target)}}
+        "segmath": lambda: segmath.instance_ap(preds, target), "pycocotools": lambda: coco_eval(preds, target)}}
 
 
 def run(cases, rounds, device):

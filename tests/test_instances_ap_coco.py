@@ -1,14 +1,9 @@
 """instance_ap against pycocotools' COCOeval (iouType="segm"): the reference implementation of COCO mask AP."""
-import contextlib
-import io
-
 import numpy as np
 import pytest
-from pycocotools import mask as mask_utils
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 import segmath
+from oracles.coco import coco_eval
 
 KEYS = ["map", "map_50", "map_75", "map_small", "map_medium", "map_large",
         "mar_1", "mar_10", "mar_100", "mar_small", "mar_medium", "mar_large"]   # COCOeval.stats order
@@ -49,32 +44,6 @@ def random_scene(rng, size, crowd):
     return pred, ref
 
 
-def coco_stats(preds, refs, max_dets=(1, 10, 100)):
-    """COCOeval's twelve summary numbers for the same scenes, through COCO's own json structures."""
-    rle = lambda m: mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))  # noqa: E731
-    images, anns, dets = [], [], []
-    for i, (p, r) in enumerate(zip(preds, refs)):
-        h, w = r["masks"].shape[1:]
-        images.append({"id": i, "height": h, "width": w})
-        for m, c, z in zip(r["masks"], r["labels"], r["iscrowd"]):
-            e = rle(m)
-            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(c), "segmentation": e,
-                         "area": float(m.sum()), "bbox": list(mask_utils.toBbox(e)), "iscrowd": int(z)})
-        for m, c, s in zip(p["masks"], p["labels"], p["scores"]):
-            dets.append({"image_id": i, "category_id": int(c), "segmentation": rle(m), "score": float(s)})
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = {"images": images, "annotations": anns, "categories": [{"id": c} for c in (1, 2, 3)]}
-        gt.createIndex()
-        dt = gt.loadRes(dets) if dets else COCO()
-        ev = COCOeval(gt, dt, "segm")
-        ev.params.maxDets = list(max_dets)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev
-
-
 def precision_mean(ev, area=0, det=-1):
     """AP straight from COCOeval's accumulated precision (what summarize averages), for the largest maxDets."""
     p = ev.eval["precision"][:, :, :, area, det]
@@ -89,7 +58,7 @@ def test_instance_ap_equals_pycocotools(seed):
     preds, refs = [s[0] for s in scenes], [s[1] for s in scenes]
     assert any(len(p["scores"]) for p in preds)          # the seeds are fixed: every scene set has detections
     ours = segmath.instance_ap(preds, refs)
-    ref = coco_stats(preds, refs).stats
+    ref = coco_eval(preds, refs).stats
     np.testing.assert_allclose([float(ours[k]) for k in KEYS], ref, rtol=0, atol=1e-12)
 
 
@@ -98,7 +67,7 @@ def test_instance_ap_equals_pycocotools_with_other_max_detections():
     scenes = [random_scene(rng, (60, 60), crowd=True) for _ in range(8)]
     preds, refs = [s[0] for s in scenes], [s[1] for s in scenes]
     ours = segmath.instance_ap(preds, refs, max_detections=(1, 2, 3))
-    ev = coco_stats(preds, refs, max_dets=(1, 2, 3))
+    ev = coco_eval(preds, refs, max_dets=(1, 2, 3))
     keys = [k.replace("_100", "_3").replace("_10", "_2") for k in KEYS]
     np.testing.assert_allclose([float(ours[k]) for k in keys[1:]], ev.stats[1:], rtol=0, atol=1e-12)
     # Pinned difference: COCOeval.summarize hard-codes maxDets=100 for its first number (AP), so with other

@@ -4,6 +4,7 @@
 - :mod:`oracles.cases` — shared synthetic cases (``make_case``) and scikit-learn views (``pooled``, ``per_image``).
 - :mod:`oracles.smp` — ``smp_losses()``: segmentation-models-pytorch's losses without its model zoo.
 - :mod:`oracles.monai_ref` — MONAI's ``losses``/``metrics`` modules and ``monai_softmax_loss``.
+- :mod:`oracles.coco` — ``coco_eval``: pycocotools' COCOeval (segm) on segmath's instance format.
 - :mod:`oracles.distributed` — ``run_ranks``: a function on several ranks of a real gloo group (forked processes).
 
 Every third-party oracle here is pinned (requirements.txt, requirements-oracles.txt) and imported plainly:
