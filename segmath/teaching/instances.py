@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from .losses import resolve_loss
-from .train import UNet, deterministic, predict
+from .train import History, UNet, deterministic, predict
 
 __all__ = ["EmbeddingNet", "EmbeddingHistory", "train_embeddings", "embed", "spatial_outputs", "panoptic_maps",
            "detections"]
@@ -72,17 +72,10 @@ class EmbeddingNet(nn.Module):
         return self.unet(_coordinates(x) if self.coords else x)
 
 
-@dataclass
-class EmbeddingHistory:
+@dataclass(repr=False)
+class EmbeddingHistory(History):
     """What :func:`train_embeddings` returns: ``epochs[k]`` = ``{"epoch", "loss"}`` (the mean training
     loss), the trained ``model`` and the wall time ``seconds`` (not reproducible)."""
-    loss: str
-    epochs: list = field(default_factory=list)
-    model: nn.Module | None = None
-    seconds: float = 0.0
-
-    def column(self, key):
-        return np.array([e[key] for e in self.epochs], dtype=float)
 
     def __repr__(self):
         last = f", loss={self.epochs[-1]['loss']:.3f}" if self.epochs else ""
